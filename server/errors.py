@@ -1,0 +1,188 @@
+"""Failures of a call to PostHog, one class per kind, each worded for a model to act on.
+
+`str(error)` is exactly what the model reads. Nothing here quotes the API key: PostHog never echoes it and
+messages are built from status, body and configuration only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from tools.request import ApiRequest
+
+KEYS_PAGE = "{host}/settings/user-api-keys"
+_MISSING_SCOPE = re.compile(r"missing required scope '([^']+)'")
+_SECONDS = re.compile(r"available in (\d+) second")
+
+
+class PostHogError(Exception):
+    """A call to PostHog that did not succeed; the message says what to do next."""
+
+
+class ApiError(PostHogError):
+    """PostHog answered with an error status."""
+
+    def __init__(self, message: str, *, status: int, detail: str | None = None, attr: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+        self.attr = attr
+
+
+class BadRequest(ApiError):
+    """400: PostHog refused the arguments or the state of things."""
+
+
+class AuthenticationFailed(ApiError):
+    """401: the key is wrong, revoked, or from the other region."""
+
+
+class PermissionDenied(ApiError):
+    """403: a missing scope, a project-scoped key, or too low an access level."""
+
+
+class NotFound(ApiError):
+    """404: nothing with that id where the call looked."""
+
+
+class Conflict(ApiError):
+    """409: the current state forbids it (e.g. unpaid invoices)."""
+
+
+class RateLimited(ApiError):
+    """429: too many requests; `retry_after` says how long to wait, when PostHog says it."""
+
+    def __init__(self, message: str, *, retry_after: int | None, detail: str | None = None) -> None:
+        super().__init__(message, status=429, detail=detail)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """5xx: PostHog failed."""
+
+
+class UnexpectedResponse(PostHogError):
+    """An answer this server cannot read: not JSON where JSON was expected, or another shape."""
+
+
+class ConnectionFailed(PostHogError):
+    """PostHog could not be reached, or did not answer in time."""
+
+
+def _may_have_happened(request: ApiRequest) -> str:
+    if request.method == "GET":
+        return ""
+    return (
+        f" The {request.method} may or may not have taken effect: check with the matching list or get tool "
+        "before trying it again."
+    )
+
+
+def error_for_status(response: httpx.Response, body: Any, request: ApiRequest, host: str) -> PostHogError:
+    """The error for a non-2xx answer, keeping PostHog's `detail` and `attr` (typed or bare shape)."""
+    status = response.status_code
+    detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
+    attr = body.get("attr") if isinstance(body, dict) and isinstance(body.get("attr"), str) else None
+    not_json = body is None and bool(response.content)
+    received = f" with {response.headers.get('Content-Type') or 'no content type'} instead of JSON" if not_json else ""
+    said = f": {detail}" if detail else received
+    field = f" (field: {attr})" if attr else ""
+    keys = KEYS_PAGE.format(host=host)
+    if status == 400:
+        return BadRequest(
+            f"PostHog refused the request (400){said}{field}. Fix the arguments and call again.",
+            status=status,
+            detail=detail,
+            attr=attr,
+        )
+    if status == 401:
+        return AuthenticationFailed(
+            f"PostHog rejected the API key (401){said}. The key is wrong or revoked, or it belongs to the other "
+            f"region: US keys work only with https://us.posthog.com and EU keys only with https://eu.posthog.com "
+            f"(POSTHOG_HOST is {host}). Check the key at {keys}.",
+            status=status,
+            detail=detail,
+        )
+    if status == 403:
+        return PermissionDenied(_forbidden(detail, keys), status=status, detail=detail)
+    if status == 404:
+        return NotFound(
+            f"Not found (404): PostHog has nothing at {request.path}. Check the id, and that it belongs to that "
+            "project or organization (a list tool shows what exists).",
+            status=status,
+            detail=detail,
+        )
+    if status == 409:
+        return Conflict(f"PostHog refused the request (409 conflict){said}.", status=status, detail=detail)
+    if status == 429:
+        retry_after = _retry_after(response, detail)
+        wait = f"wait {retry_after} seconds, then try again" if retry_after is not None else "wait, then try again"
+        return RateLimited(
+            f"PostHog is rate-limiting this API key (429): {wait}.", retry_after=retry_after, detail=detail
+        )
+    if status >= 500:
+        return ServerError(
+            f"PostHog failed with HTTP {status}{received}; try again in a moment.{_may_have_happened(request)}",
+            status=status,
+            detail=detail,
+        )
+    if response.is_redirect:
+        return ApiError(
+            f"PostHog answered with a redirect (HTTP {status}) to {response.headers.get('Location')}, which this "
+            f"server does not follow, so the key goes nowhere else. Check POSTHOG_HOST ({host}).",
+            status=status,
+        )
+    return ApiError(f"PostHog answered HTTP {status}{said}{field}.", status=status, detail=detail, attr=attr)
+
+
+def _forbidden(detail: str | None, keys: str) -> str:
+    text = detail or "permission denied"
+    if scope := _MISSING_SCOPE.search(text):
+        return (
+            f"The API key lacks the scope {scope[1]} (403). Add {scope[1]} to the key at {keys} "
+            "(or create a key that has it), then call again."
+        )
+    if "scoped projects" in text:
+        return (
+            f"PostHog refused (403): {text} This key is limited to specific projects; organization tools need a key "
+            f"with access to the organization. Create one at {keys}."
+        )
+    if "does not support personal API key" in text:
+        return f"PostHog refused (403): {text} Make this change in PostHog's web app instead."
+    if "access level is insufficient" in text:
+        return f"PostHog refused (403): {text} This needs an organization admin."
+    return f"PostHog refused the request (403): {text}"
+
+
+def _retry_after(response: httpx.Response, detail: str | None) -> int | None:
+    header = response.headers.get("Retry-After", "")
+    if header.strip().isdigit():
+        return int(header)
+    if detail and (seconds := _SECONDS.search(detail)):
+        return int(seconds[1])
+    return None
+
+
+def not_json_answer(response: httpx.Response, host: str) -> UnexpectedResponse:
+    content_type = response.headers.get("Content-Type") or "no content type"
+    return UnexpectedResponse(
+        f"PostHog answered HTTP {response.status_code} with {content_type} where JSON was expected (an error page "
+        f"from a proxy or gateway?). Try again in a moment; if it persists, check POSTHOG_HOST ({host})."
+    )
+
+
+def unreachable(error: httpx.TransportError, request: ApiRequest, host: str, timeout: float) -> ConnectionFailed:
+    if isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout):
+        return ConnectionFailed(
+            f"PostHog at {host} did not answer within {timeout:g} seconds. Try again; raise POSTHOG_MCP_TIMEOUT "
+            f"if it keeps happening.{_may_have_happened(request)}"
+        )
+    reason = str(error) or type(error).__name__
+    never_sent = isinstance(error, httpx.ConnectError | httpx.PoolTimeout)
+    return ConnectionFailed(
+        f"Cannot reach PostHog at {host} ({reason}). Check POSTHOG_HOST and the network."
+        + ("" if never_sent else _may_have_happened(request))
+    )

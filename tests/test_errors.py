@@ -1,0 +1,290 @@
+"""Every failure is an isError result a model can act on, and bad input never reaches PostHog."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, get_args
+
+import httpx
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from server.app import build_server
+from server.config import Settings
+from tests.conftest import connected
+from tests.fake_posthog import FULL_KEY, ORG_ID, PROJECT_SCOPED_KEY, READ_KEY, FakePostHog
+from tools.integrations import ListedKind
+
+LISTED_KINDS = get_args(ListedKind)
+UNKNOWN_UUID = "0f0f0f0f-0000-4000-8000-000000000000"
+UUID_WANTED = "Input should be a UUID such as 0189c2a4-8e5b-7c3d-9f00-1234567890ab"
+
+
+def text(result: types.CallToolResult) -> str:
+    (block,) = result.content
+    assert isinstance(block, types.TextContent)
+    return block.text
+
+
+async def failure(client: Client, tool: str, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error is True
+    assert result.structured_content is None
+    return text(result)
+
+
+# PostHog's answers
+
+
+async def test_validation_error_keeps_detail_and_attr(client: Client, fake: FakePostHog) -> None:
+    body = {"type": "validation_error", "code": "invalid_input", "detail": "This field is required.", "attr": "config"}
+    fake.fail_next(400, json=body)
+    message = await failure(client, "integrations-create", {"kind": "twilio", "config": {}})
+    assert message == (
+        "PostHog refused the request (400): This field is required. (field: config). Fix the arguments and call again."
+    )
+
+
+async def test_bare_detail_body_is_kept(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(400, json={"detail": "Project 9 does not belong to this organization."})
+    message = await failure(client, "integrations-get", {"id": 1})
+    assert "(400): Project 9 does not belong to this organization." in message
+
+
+async def test_invalid_key_points_at_the_region_and_the_key_page(fake: FakePostHog) -> None:
+    async with connected(fake, {"POSTHOG_PERSONAL_API_KEY": "phx_not_a_real_key", "POSTHOG_HOST": "eu"}) as client:
+        message = await failure(client, "integrations-list", {})
+    assert "(401): Personal API key found in request Authorization header is invalid." in message
+    assert "other region" in message
+    assert "POSTHOG_HOST is https://eu.posthog.com" in message
+    assert "https://eu.posthog.com/settings/user-api-keys" in message
+
+
+async def test_missing_scope_names_the_scope_and_how_to_add_it(fake: FakePostHog) -> None:
+    async with connected(fake, {"POSTHOG_PERSONAL_API_KEY": READ_KEY}) as client:
+        message = await failure(client, "integrations-delete", {"id": 1})
+    assert message.startswith("The API key lacks the scope integration:write (403).")
+    assert "https://us.posthog.com/settings/user-api-keys" in message
+    assert len(fake.requests) == 1
+
+
+async def test_project_scoped_key_on_an_organization_tool_says_why(fake: FakePostHog) -> None:
+    async with connected(fake, {"POSTHOG_PERSONAL_API_KEY": PROJECT_SCOPED_KEY}) as client:
+        message = await failure(client, "role-external-references-list", {})
+    assert "limited to specific projects" in message
+
+
+async def test_not_found_names_the_path_it_looked_at(client: Client) -> None:
+    message = await failure(client, "integrations-get", {"id": 999999, "project_id": 1})
+    assert message.startswith("Not found (404): PostHog has nothing at /api/projects/1/integrations/999999/.")
+
+
+async def test_rate_limit_gives_the_seconds_to_wait(client: Client, fake: FakePostHog) -> None:
+    body = {
+        "type": "throttled_error",
+        "code": "throttled",
+        "detail": "Request was throttled. Expected available in 17 seconds.",
+    }
+    fake.fail_next(429, json=body, headers={"Retry-After": "17"})
+    message = await failure(client, "integrations-list", {})
+    assert message == "PostHog is rate-limiting this API key (429): wait 17 seconds, then try again."
+
+
+async def test_rate_limit_without_header_reads_the_seconds_from_the_detail(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(429, json={"detail": "Request was throttled. Expected available in 3 seconds."})
+    assert "wait 3 seconds" in await failure(client, "integrations-list", {})
+
+
+async def test_server_error_on_a_read_says_try_later(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(503, json={"type": "server_error", "code": "error", "detail": "A server error occurred."})
+    message = await failure(client, "integrations-list", {})
+    assert message == "PostHog failed with HTTP 503; try again in a moment."
+
+
+async def test_server_error_on_a_write_says_it_may_have_happened(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(500, text="Server Error (500)", content_type="text/html")
+    message = await failure(client, "integrations-delete", {"id": 1})
+    assert message.startswith("PostHog failed with HTTP 500 with text/html instead of JSON; try again in a moment.")
+    assert "The DELETE may or may not have taken effect" in message
+
+
+async def test_html_error_page_names_status_and_content_type(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(502, text="<html><body>Bad gateway</body></html>", content_type="text/html; charset=utf-8")
+    message = await failure(client, "integrations-get", {"id": 1})
+    assert "HTTP 502" in message
+    assert "text/html" in message
+
+
+async def test_html_page_with_200_is_not_taken_for_data(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(200, text="<html>Sign in</html>", content_type="text/html")
+    message = await failure(client, "integrations-list", {})
+    assert message.startswith("PostHog answered HTTP 200 with text/html where JSON was expected")
+
+
+async def test_json_of_another_shape_is_an_error_not_a_crash(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(200, json=[1, 2, 3])
+    message = await failure(client, "integrations-list", {})
+    assert "cannot read" in message
+
+
+async def test_unreachable_host_is_named(mode: str) -> None:
+    settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "http://127.0.0.1:9"})
+    async with Client(build_server(settings), mode=mode) as client:
+        message = await failure(client, "integrations-list", {})
+    assert message.startswith("Cannot reach PostHog at http://127.0.0.1:9 (")
+    assert "may or may not" not in message
+
+
+async def test_a_crash_inside_the_server_is_logged_and_answered_generically(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("internal detail that must not reach the model")
+
+    settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY})
+    async with Client(build_server(settings, transport=httpx.MockTransport(explode)), mode=mode) as client:
+        message = await failure(client, "integrations-list", {})
+    assert message == "integrations-list failed inside this server; its log (stderr) has the details."
+    assert any(
+        "internal detail" in str(record.exc_info) for record in caplog.records if record.levelno == logging.ERROR
+    )
+
+
+async def test_unknown_tool_is_a_protocol_error(client: Client) -> None:
+    with pytest.raises(MCPError, match="Unknown tool 'integrations-frobnicate'"):
+        await client.call_tool("integrations-frobnicate", {})
+
+
+# Configuration problems: the server starts and lists its tools, calls say what to fix, nothing is sent.
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"POSTHOG_PERSONAL_API_KEY": ""}, "set POSTHOG_PERSONAL_API_KEY"),
+        ({"POSTHOG_PERSONAL_API_KEY": "phc_project_token"}, "project token"),
+        ({"POSTHOG_HOST": "http://posthog.example.com"}, "use https://"),
+    ],
+)
+async def test_configuration_problem_is_reported_on_every_call_without_a_request(
+    fake: FakePostHog, mode: str, env: dict[str, str], words: str
+) -> None:
+    async with connected(fake, env, mode) as client:
+        assert len((await client.list_tools()).tools) == 13
+        for tool, arguments in [("integrations-list", {}), ("role-external-references-delete", {"id": UNKNOWN_UUID})]:
+            message = await failure(client, tool, arguments)
+            assert message.startswith("This server is not set up to reach PostHog, so nothing was sent:")
+            assert words in message
+    assert fake.requests == []
+
+
+# Bad arguments: each bad field named, nothing sent.
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "problems"),
+    [
+        ("integrations-get", {}, ["id: required"]),
+        ("integrations-get", {"id": "seven"}, ["id: Input should be a valid integer (got 'seven')"]),
+        ("integrations-get", {"id": 1.5}, ["id: Input should be a valid integer (got 1.5)"]),
+        ("integrations-get", {"id": True}, ["id: Input should be a valid integer (got True)"]),
+        ("integrations-get", {"id": 0}, ["id: Input should be greater than or equal to 1 (got 0)"]),
+        (
+            "integrations-get",
+            {"id": 1, "project_id": None},
+            ["project_id: null is not allowed; leave it out to use the default"],
+        ),
+        ("integrations-get", {"id": 1, "verbose": True}, ["verbose: unknown argument"]),
+        (
+            "integrations-get",
+            {"id": "../../users/@me"},
+            ["id: Input should be a valid integer (got '../../users/@me')"],
+        ),
+        (
+            "integrations-list",
+            {"limit": 500, "offset": -1, "kind": "myspace"},
+            [
+                f"kind: Input should be {', '.join(map(repr, LISTED_KINDS[:-1]))} or 'vercel' (got 'myspace')",
+                "limit: Input should be less than or equal to 100 (got 500)",
+                "offset: Input should be greater than or equal to 0 (got -1)",
+            ],
+        ),
+        ("integrations-create", {"kind": "twilio"}, ["config: required"]),
+        (
+            "integrations-create",
+            {"kind": "twilio", "config": "sid=1"},
+            ["config: Input should be a valid dictionary (got 'sid=1')"],
+        ),
+        (
+            "role-external-references-delete",
+            {"id": "12"},
+            [f"id: {UUID_WANTED} (got '12')"],
+        ),
+        (
+            "role-external-references-list",
+            {"organization_id": "@current/../x"},
+            [f"organization_id: {UUID_WANTED} (got '@current/../x')"],
+        ),
+        (
+            "role-external-references-lookup",
+            {"provider": "github", "provider_organization_id": "posthog"},
+            ["give provider_role_id or provider_role_slug (or both)"],
+        ),
+        (
+            "role-external-references-create",
+            {
+                "provider": "x" * 33,
+                "provider_organization_id": "",
+                "provider_role_id": "1",
+                "provider_role_name": "n",
+                "role": UNKNOWN_UUID,
+            },
+            [
+                f"provider: String should have at most 32 characters (got {'x' * 33!r})",
+                "provider_organization_id: String should have at least 1 character (got '')",
+            ],
+        ),
+        ("org-integrations-environment-mapping-update", {"id": UNKNOWN_UUID}, ["production: required"]),
+    ],
+)
+async def test_bad_arguments_name_each_field_and_send_nothing(
+    client: Client, fake: FakePostHog, tool: str, arguments: dict[str, Any], problems: list[str]
+) -> None:
+    message = await failure(client, tool, arguments)
+    assert message == f"Invalid arguments for {tool}; nothing was sent to PostHog:\n" + "\n".join(
+        f"- {problem}" for problem in problems
+    )
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"kind": "slack", "config": {}}, "'slack' is connected through a browser sign-in (OAuth)"),
+        ({"kind": "hubspot", "config": {"client_id": "x"}}, "'hubspot' is connected through a browser sign-in"),
+        ({"kind": "github", "config": {}}, "'github' is connected by installing PostHog's GitHub App"),
+        ({"kind": "google-pubsub", "config": {"key": "{}"}}, "'google-pubsub' needs a service-account key file"),
+        ({"kind": "google-cloud-storage", "config": {}}, "'google-cloud-storage' needs a service-account key file"),
+    ],
+)
+async def test_kinds_that_need_a_browser_are_refused_with_the_settings_link(
+    client: Client, fake: FakePostHog, config: dict[str, Any], words: str
+) -> None:
+    message = await failure(client, "integrations-create", {**config, "project_id": 7})
+    assert message.startswith(words)
+    assert "https://us.posthog.com/project/7/settings/integrations" in message
+    assert message.endswith("Nothing was sent to PostHog.")
+    assert fake.requests == []
+
+
+async def test_refusal_without_a_known_project_says_where_to_look(client: Client) -> None:
+    message = await failure(client, "integrations-create", {"kind": "linear", "config": {}})
+    assert "https://us.posthog.com/project/<project id>/settings/integrations" in message
+
+
+async def test_organization_defaults_to_current(client: Client, fake: FakePostHog) -> None:
+    await client.call_tool("role-external-references-list", {})
+    assert fake.requests[-1].path == "/api/organizations/@current/role_external_references/"
+    assert ORG_ID
