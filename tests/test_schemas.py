@@ -28,9 +28,8 @@ def _keys_anywhere(value: Any) -> set[str]:
 
 async def test_tools_list_matches_the_snapshot(client: Client) -> None:
     listing = await client.list_tools()
-    answer = json.dumps(
-        [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in listing.tools], indent=2
-    )
+    tools = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in listing.tools]
+    answer = json.dumps(tools, indent=2, sort_keys=True)
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(answer + "\n")
     assert answer + "\n" == SNAPSHOT.read_text(), (

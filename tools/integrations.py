@@ -90,13 +90,13 @@ def refuse_browser_flows(arguments: CreateArguments, target: Target) -> str | No
     return None
 
 
-def anthropic_list(what: str, action: str, items: str, item: dict[str, Any]) -> ToolSpec[AnthropicListArguments]:
+def anthropic_list(items: str, noun: str, action: str, item: dict[str, Any]) -> ToolSpec[AnthropicListArguments]:
     return ToolSpec(
-        name=f"integrations-anthropic-{what.replace(' ', '-')}-list",
-        title=f"List Anthropic {what}",
-        description=f"List the managed-agent {what} of an Anthropic integration of the project (id: an integration "
-        f"of kind anthropic). Pages by cursor: while has_more, call again with after=next_cursor. "
-        f"Needs integration:read. Returns {{next_cursor, has_more, {items}}}.",
+        name=f"integrations-anthropic-{items}-list",
+        title=f"List Anthropic {noun}",
+        description=f"List the {noun} of an Anthropic integration of the project (id: an integration of kind "
+        "anthropic). Pages by cursor: while has_more, call again with after=next_cursor. Needs integration:read. "
+        f"Returns {{next_cursor, has_more, {items}}}.",
         method="GET",
         path=ITEM + action + "/",
         scope="integration:read",
@@ -161,7 +161,9 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         arguments=ItemArguments,
         result=Deleted(id_schema={"type": "integer"}),
     ),
-    anthropic_list("agents", "anthropic_managed_agents", "agents", _ids_and("name", "version")),
-    anthropic_list("environments", "anthropic_managed_agent_environments", "environments", _ids_and("name")),
-    anthropic_list("vaults", "anthropic_managed_agent_vaults", "vaults", _ids_and("display_name")),
+    anthropic_list("agents", "managed agents", "anthropic_managed_agents", _ids_and("name", "version")),
+    anthropic_list(
+        "environments", "managed-agent environments", "anthropic_managed_agent_environments", _ids_and("name")
+    ),
+    anthropic_list("vaults", "managed-agent vaults", "anthropic_managed_agent_vaults", _ids_and("display_name")),
 )

@@ -36,7 +36,7 @@ def build_request(spec: ToolSpec[Any], arguments: Arguments, target: Target) -> 
     placeholders = {name for _, name, _, _ in Formatter().parse(spec.path) if name}
     ids = {"project_id": target.project_id, "organization_id": target.organization_id}
     path = spec.path.format_map({name: quote(str(ids.get(name, values.get(name))), safe="@") for name in placeholders})
-    rest = {name: value for name, value in values.items() if name not in placeholders and name not in ids}
+    rest = {name: value for name, value in values.items() if name not in placeholders}
     if spec.method in ("POST", "PATCH"):
         return ApiRequest(spec.method, path, query={}, body=rest)
     return ApiRequest(spec.method, path, query={name: _query_value(value) for name, value in rest.items()}, body=None)

@@ -87,7 +87,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ToolSpec(
         name="role-external-references-create",
         title="Create a role external reference",
-        description="Map an external role to a PostHog role, e.g. a GitHub team: provider=github, "
+        description="Map an external role to a PostHog role. For a GitHub team: provider=github, "
         "provider_organization_id=posthog, provider_role_id=12345, provider_role_slug=frontend-team, "
         "provider_role_name=Frontend Team. A mapping of the same external role already present is refused. "
         "Needs organization:write and organization admin. Returns the new reference.",
