@@ -105,8 +105,8 @@ def anthropic_list(items: str, noun: str, action: str, item: dict[str, Any]) -> 
     )
 
 
-def _ids_and(*names: str) -> dict[str, Any]:
-    return {"type": "object", "properties": {"id": {"type": "string"}, **{name: {} for name in names}}}
+def _item(**properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"id": {"type": "string"}, **properties}}
 
 
 SPECS: tuple[ToolSpec[Any], ...] = (
@@ -161,9 +161,19 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         arguments=ItemArguments,
         result=Deleted(id_schema={"type": "integer"}),
     ),
-    anthropic_list("agents", "managed agents", "anthropic_managed_agents", _ids_and("name", "version")),
     anthropic_list(
-        "environments", "managed-agent environments", "anthropic_managed_agent_environments", _ids_and("name")
+        "agents",
+        "managed agents",
+        "anthropic_managed_agents",
+        _item(name=NULLABLE_STRING, version={"anyOf": [{"type": "integer"}, {"type": "string"}]}),
     ),
-    anthropic_list("vaults", "managed-agent vaults", "anthropic_managed_agent_vaults", _ids_and("display_name")),
+    anthropic_list(
+        "environments",
+        "managed-agent environments",
+        "anthropic_managed_agent_environments",
+        _item(name=NULLABLE_STRING),
+    ),
+    anthropic_list(
+        "vaults", "managed-agent vaults", "anthropic_managed_agent_vaults", _item(display_name=NULLABLE_STRING)
+    ),
 )

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from tools.arguments import Arguments
 
-NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+NULLABLE_STRING: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+"""Spelled with anyOf: a `type` array is legal JSON Schema but less portable across clients."""
 
 
 class UnexpectedShape(Exception):
