@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import mcp_types as types
@@ -33,7 +34,7 @@ class State:
     posthog: PostHog
 
 
-def mcp_tool(spec: ToolSpec) -> types.Tool:  # type: ignore[type-arg]
+def mcp_tool(spec: ToolSpec[Any]) -> types.Tool:
     hints = spec.annotations
     return types.Tool(
         name=spec.name,

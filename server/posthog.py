@@ -8,7 +8,7 @@ import httpx
 
 from server import __version__
 from server.config import Settings
-from server.errors import PostHogError, error_for_status, not_json_answer, unreachable
+from server.errors import error_for_status, not_json_answer, unreachable
 from tools.request import ApiRequest
 
 
@@ -55,6 +55,3 @@ class PostHog:
             return response.json()
         except ValueError:
             return None
-
-
-__all__ = ["PostHog", "PostHogError", "http_client"]

@@ -44,7 +44,7 @@ async def test_tools_list_names_every_spec_once_in_table_order(client: Client) -
 
 
 @pytest.mark.parametrize("spec", TOOLS, ids=lambda spec: spec.name)
-def test_input_schema_is_a_flat_closed_object(spec: ToolSpec) -> None:  # type: ignore[type-arg]
+def test_input_schema_is_a_flat_closed_object(spec: ToolSpec[Any]) -> None:
     schema = spec.input_schema
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
@@ -54,7 +54,7 @@ def test_input_schema_is_a_flat_closed_object(spec: ToolSpec) -> None:  # type: 
 
 
 @pytest.mark.parametrize("spec", TOOLS, ids=lambda spec: spec.name)
-def test_every_property_is_described_and_optional_ones_are_not_nullable(spec: ToolSpec) -> None:  # type: ignore[type-arg]
+def test_every_property_is_described_and_optional_ones_are_not_nullable(spec: ToolSpec[Any]) -> None:
     schema = spec.input_schema
     required = set(schema.get("required", []))
     for name, prop in schema["properties"].items():
@@ -68,7 +68,7 @@ def test_every_property_is_described_and_optional_ones_are_not_nullable(spec: To
 
 
 @pytest.mark.parametrize("spec", TOOLS, ids=lambda spec: spec.name)
-def test_path_parameters_are_typed_and_required_except_the_defaulted_scope(spec: ToolSpec) -> None:  # type: ignore[type-arg]
+def test_path_parameters_are_typed_and_required_except_the_defaulted_scope(spec: ToolSpec[Any]) -> None:
     schema = spec.input_schema
     placeholders = {name for _, name, _, _ in Formatter().parse(spec.path) if name}
     for name in placeholders:
@@ -82,7 +82,7 @@ def test_path_parameters_are_typed_and_required_except_the_defaulted_scope(spec:
 
 
 @pytest.mark.parametrize("spec", TOOLS, ids=lambda spec: spec.name)
-def test_annotations_are_explicit_and_match_the_method(spec: ToolSpec) -> None:  # type: ignore[type-arg]
+def test_annotations_are_explicit_and_match_the_method(spec: ToolSpec[Any]) -> None:
     hints = spec.annotations
     assert hints.open_world is True
     if spec.method == "GET":
@@ -95,7 +95,7 @@ def test_annotations_are_explicit_and_match_the_method(spec: ToolSpec) -> None: 
 
 
 @pytest.mark.parametrize("spec", TOOLS, ids=lambda spec: spec.name)
-def test_description_says_the_scope_and_what_comes_back(spec: ToolSpec) -> None:  # type: ignore[type-arg]
+def test_description_says_the_scope_and_what_comes_back(spec: ToolSpec[Any]) -> None:
     assert spec.title
     assert f"Needs {spec.scope}" in spec.description
     assert "Return" in spec.description or (spec.method == "GET" and "Get" in spec.description)

@@ -1,4 +1,4 @@
-"""The installed console script over real stdio: stdout carries JSON-RPC and nothing else."""
+"""The installed console script over real stdio: stdout carries JSON-RPC and nothing else; logs go to stderr."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from tests.fake_posthog import FULL_KEY, FakePostHog, running
 
 SCRIPT = Path(sys.executable).with_name("posthog-integrations-mcp")
+INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}
+
+
+def request(id: int, method: str, params: dict[str, Any]) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).encode() + b"\n"
 
 
 async def drain(stream: anyio.abc.ByteReceiveStream, into: list[bytes]) -> None:
@@ -24,54 +29,64 @@ async def drain(stream: anyio.abc.ByteReceiveStream, into: list[bytes]) -> None:
         into.append(chunk)
 
 
-def request(id: int, method: str, params: dict[str, Any]) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).encode() + b"\n"
+async def converse(env: dict[str, str], requests: list[bytes]) -> tuple[list[dict[str, Any]], str]:
+    """Send the requests, read stdout until every one is answered, close stdin; the server must exit 0."""
+    process = await anyio.open_process(
+        [str(SCRIPT)],
+        env={"PATH": os.environ["PATH"], **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stderr: list[bytes] = []
+    lines: list[bytes] = []
+    async with process, anyio.create_task_group() as tasks:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
+        tasks.start_soon(drain, process.stderr, stderr)
+        for line in requests:
+            await process.stdin.send(line)
+        stdout = BufferedByteReceiveStream(process.stdout)
+        expected = sum(1 for line in requests if b'"id":' in line)
+        with anyio.fail_after(30):
+            while sum(1 for line in lines if b'"id":' in line) < expected:
+                lines.append(await stdout.receive_until(b"\n", 1 << 22))
+            await process.stdin.aclose()
+            assert await process.wait() == 0
+            rest = bytes(stdout.buffer) + b"".join([chunk async for chunk in process.stdout])
+    assert rest == b"", "something other than answers reached stdout"
+    return [json.loads(line) for line in lines], b"".join(stderr).decode()
 
 
 async def test_console_script_writes_only_json_rpc_on_stdout(fake: FakePostHog) -> None:
     async with running(fake) as url:
-        env = {
-            "PATH": os.environ["PATH"],
-            "POSTHOG_PERSONAL_API_KEY": FULL_KEY,
-            "POSTHOG_HOST": url,
-            "POSTHOG_MCP_LOG_LEVEL": "DEBUG",
-        }
-        process = await anyio.open_process(
-            [str(SCRIPT)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url, "POSTHOG_MCP_LOG_LEVEL": "DEBUG"}
+        messages, stderr = await converse(
+            env,
+            [
+                request(1, "initialize", INITIALIZE),
+                b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n',
+                request(2, "tools/list", {}),
+                request(3, "tools/call", {"name": "integrations-list", "arguments": {"limit": 2}}),
+                request(4, "tools/call", {"name": "integrations-get", "arguments": {"id": "x"}}),
+            ],
         )
-        stderr_chunks: list[bytes] = []
-        async with process, anyio.create_task_group() as tasks:
-            assert process.stdin is not None
-            assert process.stdout is not None
-            assert process.stderr is not None
-            tasks.start_soon(drain, process.stderr, stderr_chunks)
-            initialize = {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"},
-            }
-            await process.stdin.send(request(1, "initialize", initialize))
-            await process.stdin.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
-            await process.stdin.send(request(2, "tools/list", {}))
-            await process.stdin.send(request(3, "tools/call", {"name": "integrations-list", "arguments": {"limit": 2}}))
-            await process.stdin.send(request(4, "tools/call", {"name": "integrations-get", "arguments": {"id": "x"}}))
-            stdout = BufferedByteReceiveStream(process.stdout)
-            lines: list[bytes] = []
-            with anyio.fail_after(30):
-                while len([line for line in lines if b'"id":' in line]) < 4:
-                    lines.append(await stdout.receive_until(b"\n", 1 << 22))
-                await process.stdin.aclose()
-                assert await process.wait() == 0
-    stderr = b"".join(stderr_chunks).decode()
-
-    messages = [json.loads(line) for line in lines]
     assert all(message["jsonrpc"] == "2.0" for message in messages)
-    answers = {message["id"]: message for message in messages if "id" in message}
-    assert answers[1]["result"]["serverInfo"]["name"] == "posthog-integrations-mcp"
-    assert len(answers[2]["result"]["tools"]) == 13
-    assert answers[3]["result"]["isError"] is False
-    assert answers[3]["result"]["structuredContent"]["count"] >= 2
-    assert answers[4]["result"]["isError"] is True
+    answers = {message["id"]: message["result"] for message in messages}
+    assert answers[1]["serverInfo"]["name"] == "posthog-integrations-mcp"
+    assert len(answers[2]["tools"]) == 13
+    assert answers[3]["isError"] is False
+    assert answers[3]["structuredContent"]["next_offset"] == 2
+    assert answers[4]["isError"] is True
     assert [(r.method, r.path) for r in fake.requests] == [("GET", "/api/projects/@current/integrations/")]
-    assert "DEBUG" in stderr
+    assert " DEBUG " in stderr
     assert FULL_KEY not in stderr
+
+
+async def test_a_corrected_capture_host_is_reported_once_on_stderr() -> None:
+    env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "eu.i.posthog.com"}
+    messages, stderr = await converse(env, [request(1, "initialize", INITIALIZE)])
+    assert [message["id"] for message in messages] == [1]
+    assert stderr.count("capture host") == 1
+    assert "using https://eu.posthog.com" in stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from tools.arguments import Arguments, input_schema
@@ -61,7 +61,7 @@ class ToolSpec(Generic[ArgsT]):
     scope: str
     arguments: type[ArgsT]
     result: ResultShape
-    refuse: Callable[[ArgsT, Target], str | None] | None = field(default=None, compare=False)
+    refuse: Callable[[ArgsT, Target], str | None] | None = None
 
     @property
     def annotations(self) -> Annotations:

@@ -1,0 +1,1 @@
+"""Tests: a faithful fake of PostHog, the real MCP client, stdio and the Inspector."""
