@@ -129,6 +129,15 @@ async def test_json_of_another_shape_is_an_error_not_a_crash(client: Client, fak
     assert "cannot read" in message
 
 
+async def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(302, headers={"Location": "https://elsewhere.example/api/projects/1/integrations/"})
+    message = await failure(client, "integrations-list", {})
+    assert message.startswith(
+        "PostHog answered with a redirect (HTTP 302) to https://elsewhere.example/api/projects/1/integrations/"
+    )
+    assert len(fake.requests) == 1
+
+
 async def test_unreachable_host_is_named(mode: str) -> None:
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "http://127.0.0.1:9"})
     async with Client(build_server(settings), mode=mode) as client:
