@@ -31,6 +31,8 @@ Id = Annotated[int, Strict(), Field(ge=1), _LENIENT]
 """A positive integer id, or a string of its digits; never a float, a boolean or anything else."""
 PageSize = Annotated[int, Strict(), Field(ge=1, le=100), _LENIENT]
 Offset = Annotated[int, Strict(), Field(ge=0), _LENIENT]
+Limit = Annotated[PageSize | None, Field(description="Page size (default and maximum 100).")]
+Skip = Annotated[Offset | None, Field(description="Rows to skip: next_offset of the previous page.")]
 
 
 class Arguments(BaseModel):

@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tools.arguments import Id, Offset, PageSize, ProjectArguments
+from tools.arguments import Id, Limit, ProjectArguments, Skip
 from tools.results import NULLABLE_STRING, CursorPage, Deleted, OffsetPage, Record
-from tools.spec import Target, ToolSpec
+from tools.spec import CURRENT, Target, ToolSpec
 
 ListedKind = Literal[
     "anthropic", "apns", "azure-blob", "bing-ads", "clickup", "customerio-app", "customerio-track",
@@ -47,8 +47,8 @@ INTEGRATION = {
 
 class ListArguments(ProjectArguments):
     kind: ListedKind | None = Field(None, description="Only integrations of this kind.")
-    limit: PageSize | None = Field(None, description="Page size (default and maximum 100).")
-    offset: Offset | None = Field(None, description="Rows to skip: next_offset of the previous page.")
+    limit: Limit = None
+    offset: Skip = None
 
 
 class ItemArguments(ProjectArguments):
@@ -65,14 +65,14 @@ class CreateArguments(ProjectArguments):
 
 
 class AnthropicListArguments(ItemArguments):
-    limit: PageSize | None = Field(None, description="Page size (default and maximum 100).")
+    limit: Limit = None
     after: str | None = Field(None, min_length=1, description="Cursor: next_cursor of the previous page.")
     force_refresh: bool | None = Field(None, description="Bypass PostHog's 5-minute cache of the first page.")
 
 
 def refuse_browser_flows(arguments: CreateArguments, target: Target) -> str | None:
     """Refuse the kinds that only a person in a browser can connect, before PostHog fails on them."""
-    project = target.project_id if target.project_id != "@current" else "<project id>"
+    project = target.project_id if target.project_id != CURRENT else "<project id>"
     where = f"Ask the user to connect it in PostHog: {target.host}/project/{project}/settings/integrations"
     kind = arguments.kind
     if kind in FILE_UPLOAD_KINDS:

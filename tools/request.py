@@ -8,10 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tools.arguments import Arguments, OrganizationArguments, ProjectArguments
-from tools.spec import Method, Target, ToolSpec
-
-CURRENT = "@current"
-"""PostHog's name for the key owner's current project or organization."""
+from tools.spec import CURRENT, Method, Target, ToolSpec
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,13 @@ def _object(body: Any) -> dict[str, Any]:
     return body
 
 
+def _page(body: Any, items: str) -> dict[str, Any]:
+    page = _object(body)
+    if not isinstance(page.get(items), list):
+        raise UnexpectedShape(f"expected a page with a {items} list")
+    return page
+
+
 @dataclass(frozen=True)
 class Record:
     """One object as PostHog returns it (get, create, update)."""
@@ -72,9 +79,7 @@ class OffsetPage:
         }
 
     def shape(self, body: Any, arguments: Arguments) -> Output:
-        page = _object(body)
-        if not isinstance(page.get("results"), list):
-            raise UnexpectedShape("expected a page with a results list")
+        page = _page(body, "results")
         if page.get("next"):
             offsets = parse_qs(urlsplit(str(page["next"])).query).get("offset")
             if offsets and offsets[0].isdigit():
@@ -102,10 +107,7 @@ class CursorPage:
         }
 
     def shape(self, body: Any, arguments: Arguments) -> Output:
-        page = _object(body)
-        if not isinstance(page.get(self.items), list):
-            raise UnexpectedShape(f"expected a page with a {self.items} list")
-        return Output(page)
+        return Output(_page(body, self.items))
 
 
 @dataclass(frozen=True)

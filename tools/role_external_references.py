@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from tools.arguments import Offset, OrganizationArguments, PageSize
+from tools.arguments import Limit, OrganizationArguments, Skip
 from tools.results import NULLABLE_STRING, Deleted, Lookup, OffsetPage, Record
 from tools.spec import ToolSpec
 
@@ -36,8 +36,8 @@ PROVIDER_ROLE_SLUG = "The role's slug in that system, e.g. frontend-team."
 
 
 class ListArguments(OrganizationArguments):
-    limit: PageSize | None = Field(None, description="Page size (default and maximum 100).")
-    offset: Offset | None = Field(None, description="Rows to skip: next_offset of the previous page.")
+    limit: Limit = None
+    offset: Skip = None
     provider: str | None = Field(None, min_length=1, description="Only references of this provider.")
     provider_organization_id: str | None = Field(None, min_length=1, description="Only this external organization.")
     role_id: UUID | None = Field(None, description="Only references to this PostHog role.")

@@ -10,6 +10,8 @@ from tools.arguments import Arguments, input_schema
 from tools.results import ResultShape
 
 Method = Literal["GET", "POST", "PATCH", "DELETE"]
+CURRENT = "@current"
+"""PostHog's name for the key owner's current project or organization."""
 ArgsT = TypeVar("ArgsT", bound=Arguments)
 
 
