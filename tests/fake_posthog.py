@@ -1,6 +1,6 @@
 """A contract-faithful fake of PostHog's integrations API: the 13 endpoints of the public reference page.
 
-It follows /work/shared/reference/api-behaviour.md and, where that page is silent, PostHog's public source
+It follows ../shared/reference/api-behaviour.md and, where that page is silent, PostHog's public source
 (DRF viewsets, DRF's LimitOffsetPagination, drf-exceptions-hog's error shape). Every `FakePostHog()` starts
 from the same seeded state, named by the module constants below, and records every request it receives.
 """
