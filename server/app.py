@@ -17,6 +17,7 @@ from server import __version__
 from server.calls import call_tool, error
 from server.config import Settings
 from server.posthog import PostHog, http_client
+from server.retries import RetryPolicy
 from tools import BY_NAME, TOOLS, ToolSpec
 
 logger = logging.getLogger(__name__)
@@ -51,14 +52,16 @@ def mcp_tool(spec: ToolSpec[Any]) -> types.Tool:
     )
 
 
-def build_server(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Server[State]:
-    """The server; `transport` replaces the network in tests, as httpx intends."""
+def build_server(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, retry: RetryPolicy | None = None
+) -> Server[State]:
+    """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends."""
     listing = types.ListToolsResult(tools=[mcp_tool(spec) for spec in TOOLS])
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
         async with http_client(settings, transport) as http:
-            yield State(settings, PostHog(http, settings))
+            yield State(settings, PostHog(http, settings, retry or RetryPolicy()))
 
     async def list_tools(
         ctx: ServerRequestContext[State], params: types.PaginatedRequestParams | None

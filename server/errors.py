@@ -6,11 +6,13 @@ messages are built from status, body and configuration only.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import httpx
 
+from server.retries import retry_after
 from tools.request import ApiRequest
 
 KEYS_PAGE = "{host}/settings/user-api-keys"
@@ -25,11 +27,21 @@ class PostHogError(Exception):
 class ApiError(PostHogError):
     """PostHog answered with an error status."""
 
-    def __init__(self, message: str, *, status: int, detail: str | None = None, attr: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        detail: str | None = None,
+        attr: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
         self.attr = attr
+        self.retry_after = retry_after
+        """Seconds PostHog asked to wait before trying again, if it said."""
 
 
 class BadRequest(ApiError):
@@ -55,10 +67,6 @@ class Conflict(ApiError):
 class RateLimited(ApiError):
     """429: too many requests; `retry_after` says how long to wait, when PostHog says it."""
 
-    def __init__(self, message: str, *, retry_after: int | None, detail: str | None = None) -> None:
-        super().__init__(message, status=429, detail=detail)
-        self.retry_after = retry_after
-
 
 class ServerError(ApiError):
     """5xx: PostHog failed."""
@@ -81,12 +89,11 @@ def _may_have_happened(request: ApiRequest) -> str:
     )
 
 
-def error_for_status(response: httpx.Response, body: Any, request: ApiRequest, host: str) -> PostHogError:
+def error_for_status(response: httpx.Response, body: Any, not_json: bool, request: ApiRequest, host: str) -> ApiError:
     """The error for a non-2xx answer, keeping PostHog's `detail` and `attr` (typed or bare shape)."""
     status = response.status_code
     detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
     attr = body.get("attr") if isinstance(body, dict) and isinstance(body.get("attr"), str) else None
-    not_json = body is None and bool(response.content)
     received = f" with {response.headers.get('Content-Type') or 'no content type'} instead of JSON" if not_json else ""
     said = f": {detail}" if detail else received
     field = f" (field: {attr})" if attr else ""
@@ -117,17 +124,17 @@ def error_for_status(response: httpx.Response, body: Any, request: ApiRequest, h
         )
     if status == 409:
         return Conflict(f"PostHog refused the request (409 conflict){said}.", status=status, detail=detail)
+    wait = _wait(response, detail)
     if status == 429:
-        retry_after = _retry_after(response, detail)
-        wait = f"wait {retry_after} seconds, then try again" if retry_after is not None else "wait, then try again"
-        return RateLimited(
-            f"PostHog is rate-limiting this API key (429): {wait}.", retry_after=retry_after, detail=detail
-        )
+        after = f"wait {math.ceil(wait)} seconds, then try again" if wait is not None else "wait, then try again"
+        message = f"PostHog is rate-limiting this API key (429): {after}."
+        return RateLimited(message, status=status, detail=detail, retry_after=wait)
     if status >= 500:
         return ServerError(
             f"PostHog failed with HTTP {status}{received}; try again in a moment.{_may_have_happened(request)}",
             status=status,
             detail=detail,
+            retry_after=wait,
         )
     if response.is_redirect:
         return ApiError(
@@ -157,20 +164,26 @@ def _forbidden(detail: str | None, keys: str) -> str:
     return f"PostHog refused the request (403): {text}"
 
 
-def _retry_after(response: httpx.Response, detail: str | None) -> int | None:
-    header = response.headers.get("Retry-After", "")
-    if header.strip().isdigit():
-        return int(header)
-    if detail and (seconds := _SECONDS.search(detail)):
-        return int(seconds[1])
-    return None
+def _wait(response: httpx.Response, detail: str | None) -> float | None:
+    """Seconds to wait: Retry-After, else PostHog's "Expected available in N seconds"."""
+    seconds = retry_after(response)
+    if seconds is None and detail and (said := _SECONDS.search(detail)):
+        seconds = float(said[1])
+    return seconds
+
+
+def too_large(limit: int) -> UnexpectedResponse:
+    return UnexpectedResponse(
+        f"PostHog's answer is larger than {limit // 1_000_000} MB, which this server does not read. Ask for less: "
+        "a smaller limit, or a filter."
+    )
 
 
 def not_json_answer(response: httpx.Response, host: str) -> UnexpectedResponse:
     content_type = response.headers.get("Content-Type") or "no content type"
     return UnexpectedResponse(
-        f"PostHog answered HTTP {response.status_code} with {content_type} where JSON was expected (an error page "
-        f"from a proxy or gateway?). Try again in a moment; if it persists, check POSTHOG_HOST ({host})."
+        f"PostHog answered HTTP {response.status_code} with {content_type} that is not JSON (an error page from a "
+        f"proxy or gateway, or a cut-off answer?). Try again in a moment; if it persists, check POSTHOG_HOST ({host})."
     )
 
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import httpx
 
 from server import __version__
 from server.config import Settings
-from server.errors import error_for_status, not_json_answer, unreachable
+from server.errors import ApiError, PostHogError, error_for_status, not_json_answer, too_large, unreachable
+from server.retries import RETRY_ERRORS, RETRY_STATUSES, RetryPolicy
 from tools.request import ApiRequest
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 5_000_000
+"""Bytes of an answer, decoded, that this server reads at most; no page of these endpoints comes near it."""
+CONNECT_TIMEOUT = 5.0
 
 
 def http_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -17,41 +26,82 @@ def http_client(settings: Settings, transport: httpx.AsyncBaseTransport | None =
     headers = {"User-Agent": f"posthog-integrations-mcp/{__version__}", "Accept": "application/json"}
     if settings.api_key is not None:
         headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+    seconds = settings.timeout
     return httpx.AsyncClient(
         base_url=settings.host,
         headers=headers,
-        timeout=httpx.Timeout(settings.timeout),
+        timeout=httpx.Timeout(connect=min(CONNECT_TIMEOUT, seconds), read=seconds, write=seconds, pool=seconds),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         follow_redirects=False,
         transport=transport,
     )
 
 
 class PostHog:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, retry: RetryPolicy) -> None:
         self._http = http
         self._host = settings.host
         self._timeout = settings.timeout
+        self._retry = retry
 
     async def send(self, request: ApiRequest) -> Any:
-        """PostHog's parsed JSON, or None for an empty answer (a 204 delete)."""
+        """PostHog's parsed JSON, or None for an empty answer (a 204 delete). Reads are retried per the policy."""
+        policy = self._retry
+        give_up_at = policy.now() + policy.budget
+        attempt = 0
+        while True:
+            try:
+                return await self._once(request)
+            except PostHogError as failure:
+                wait = self._wait_before_retry(request, failure, attempt)
+                if wait is None or policy.now() + wait > give_up_at:
+                    raise
+                logger.info("%s %s failed (%s); retrying in %.2f s", request.method, request.path, failure, wait)
+            await policy.sleep(wait)
+            attempt += 1
+
+    def _wait_before_retry(self, request: ApiRequest, failure: PostHogError, attempt: int) -> float | None:
+        if request.method != "GET" or attempt >= self._retry.retries:
+            return None
+        if isinstance(failure, ApiError) and failure.status in RETRY_STATUSES:
+            return self._retry.wait(attempt, failure.retry_after)
+        if isinstance(failure.__cause__, RETRY_ERRORS):
+            return self._retry.wait(attempt, None)
+        return None
+
+    async def _once(self, request: ApiRequest) -> Any:
         try:
-            response = await self._http.request(
+            async with self._http.stream(
                 request.method, request.path, params=request.query or None, json=request.body
-            )
+            ) as response:
+                content = await _read_capped(response)
         except httpx.TransportError as error:
             raise unreachable(error, request, self._host, self._timeout) from error
-        body = self._json(response)
+        body = _json(response, content)
         if not response.is_success:
-            raise error_for_status(response, body, request, self._host)
-        if body is None and response.content:
+            raise error_for_status(response, body, body is None and bool(content), request, self._host)
+        if body is None and content:
             raise not_json_answer(response, self._host)
         return body
 
-    def _json(self, response: httpx.Response) -> Any:
-        """The JSON body, or None when there is none or it is not JSON."""
-        if not response.content or "json" not in response.headers.get("Content-Type", ""):
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            return None
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large(MAX_BODY)
+    content = bytearray()
+    async for chunk in response.aiter_bytes():
+        content += chunk
+        if len(content) > MAX_BODY:
+            raise too_large(MAX_BODY)
+    return bytes(content)
+
+
+def _json(response: httpx.Response, content: bytes) -> Any:
+    """The JSON body, or None when there is none or it is not JSON."""
+    if not content or "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None

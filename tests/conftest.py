@@ -4,22 +4,50 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
+import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 from mcp import Client
 
 from server.app import build_server
 from server.config import Settings
+from server.retries import RetryPolicy
 from tests.fake_posthog import FULL_KEY, FakePostHog
 
 MODES = ("auto", "legacy")
 """auto negotiates 2026-07-28 without a handshake; legacy runs the 2025-11-25 initialize handshake."""
 
 
+@dataclass
+class FakeClock:
+    """Time for the retry policy that passes only when it sleeps, so waits are checked without being waited."""
+
+    time: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.time += seconds
+        await anyio.lowlevel.checkpoint()
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(sleep=self.sleep, now=self.now)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -34,16 +62,20 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @asynccontextmanager
 async def connected(
-    fake: FakePostHog, env: Mapping[str, str] | None = None, mode: str = "auto"
+    fake: FakePostHog, env: Mapping[str, str] | None = None, mode: str = "auto", clock: FakeClock | None = None
 ) -> AsyncIterator[Client]:
-    """The server, configured by `env` (a key by default) and wired to the fake through httpx's ASGI transport."""
+    """The server, configured by `env` (a key by default) and wired to the fake through httpx's ASGI transport.
+
+    Retries wait on `clock`, a fresh fake one unless given, so no test sleeps through a backoff.
+    """
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, **(env or {})})
-    server = build_server(settings, transport=httpx.ASGITransport(app=fake.app))
+    transport = httpx.ASGITransport(app=fake.app)
+    server = build_server(settings, transport=transport, retry=(clock or FakeClock()).policy())
     async with Client(server, mode=mode) as client:
         yield client
 
 
 @pytest.fixture
-async def client(fake: FakePostHog, mode: str) -> AsyncIterator[Client]:
-    async with connected(fake, mode=mode) as client:
+async def client(fake: FakePostHog, mode: str, clock: FakeClock) -> AsyncIterator[Client]:
+    async with connected(fake, mode=mode, clock=clock) as client:
         yield client

@@ -13,7 +13,7 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -202,6 +202,7 @@ class Recorded:
     query: dict[str, str]  # query parameters as received (the last value of a repeated one)
     body: Any  # parsed JSON body; the raw text when it was not JSON; None when there was none
     authorization: str | None  # the raw Authorization header
+    user_agent: str | None = None
 
 
 @dataclass
@@ -514,6 +515,8 @@ class FakePostHog:
         # integration id -> {"agents": [...], "environments": [...], "vaults": [...]}, as Anthropic would list them
         self.anthropic_resources: dict[int, dict[str, list[dict[str, Any]]]] = {}
         self._failures: list[Response] = []
+        self.intercept: Callable[[Recorded], Awaitable[Response | None]] | None = None
+        """Runs on every request after it is recorded: may wait (a slow PostHog) or answer in place of the API."""
         self._next_id = itertools.count(1000)
         self._seed()
         # An ASGI endpoint (not a function) so that Starlette passes every method through to the recorder.
@@ -774,15 +777,17 @@ class FakePostHog:
     async def _respond(self, request: Request) -> Response:
         raw_body = await request.body()
         query = dict(request.query_params)
-        self.requests.append(
-            Recorded(
-                method=request.method,
-                path=request.scope.get("raw_path", request.url.path.encode()).split(b"?")[0].decode("latin-1"),
-                query=query,
-                body=_recorded_body(raw_body),
-                authorization=request.headers.get("authorization"),
-            )
+        recorded = Recorded(
+            method=request.method,
+            path=request.scope.get("raw_path", request.url.path.encode()).split(b"?")[0].decode("latin-1"),
+            query=query,
+            body=_recorded_body(raw_body),
+            authorization=request.headers.get("authorization"),
+            user_agent=request.headers.get("user-agent"),
         )
+        self.requests.append(recorded)
+        if self.intercept is not None and (response := await self.intercept(recorded)) is not None:
+            return response
         if self._failures:
             return self._failures.pop(0)
         try:

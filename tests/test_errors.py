@@ -13,7 +13,7 @@ from mcp.shared.exceptions import MCPError
 
 from server.app import build_server
 from server.config import Settings
-from tests.conftest import connected
+from tests.conftest import FakeClock, connected
 from tests.fake_posthog import FULL_KEY, ORG_ID, PROJECT_SCOPED_KEY, READ_KEY, FakePostHog
 from tools.integrations import ListedKind
 
@@ -81,26 +81,33 @@ async def test_not_found_names_the_path_it_looked_at(client: Client) -> None:
     assert message.startswith("Not found (404): PostHog has nothing at /api/projects/1/integrations/999999/.")
 
 
-async def test_rate_limit_gives_the_seconds_to_wait(client: Client, fake: FakePostHog) -> None:
+async def test_rate_limit_past_the_budget_answers_at_once_with_the_seconds_to_wait(
+    client: Client, fake: FakePostHog, clock: FakeClock
+) -> None:
     body = {
         "type": "throttled_error",
         "code": "throttled",
-        "detail": "Request was throttled. Expected available in 17 seconds.",
+        "detail": "Request was throttled. Expected available in 45 seconds.",
     }
-    fake.fail_next(429, json=body, headers={"Retry-After": "17"})
+    fake.fail_next(429, json=body, headers={"Retry-After": "45"})
     message = await failure(client, "integrations-list", {})
-    assert message == "PostHog is rate-limiting this API key (429): wait 17 seconds, then try again."
+    assert message == "PostHog is rate-limiting this API key (429): wait 45 seconds, then try again."
+    assert (len(fake.requests), clock.sleeps) == (1, [])
 
 
 async def test_rate_limit_without_header_reads_the_seconds_from_the_detail(client: Client, fake: FakePostHog) -> None:
-    fake.fail_next(429, json={"detail": "Request was throttled. Expected available in 3 seconds."})
-    assert "wait 3 seconds" in await failure(client, "integrations-list", {})
+    fake.fail_next(429, json={"detail": "Request was throttled. Expected available in 30 seconds."})
+    assert "wait 30 seconds" in await failure(client, "integrations-list", {})
 
 
-async def test_server_error_on_a_read_says_try_later(client: Client, fake: FakePostHog) -> None:
-    fake.fail_next(503, json={"type": "server_error", "code": "error", "detail": "A server error occurred."})
+async def test_server_error_on_a_read_says_try_later_once_retries_are_spent(
+    client: Client, fake: FakePostHog, clock: FakeClock
+) -> None:
+    for _ in range(4):
+        fake.fail_next(503, json={"type": "server_error", "code": "error", "detail": "A server error occurred."})
     message = await failure(client, "integrations-list", {})
     assert message == "PostHog failed with HTTP 503; try again in a moment."
+    assert (len(fake.requests), len(clock.sleeps)) == (4, 3)
 
 
 async def test_server_error_on_a_write_says_it_may_have_happened(client: Client, fake: FakePostHog) -> None:
@@ -111,7 +118,8 @@ async def test_server_error_on_a_write_says_it_may_have_happened(client: Client,
 
 
 async def test_html_error_page_names_status_and_content_type(client: Client, fake: FakePostHog) -> None:
-    fake.fail_next(502, text="<html><body>Bad gateway</body></html>", content_type="text/html; charset=utf-8")
+    for _ in range(4):
+        fake.fail_next(502, text="<html><body>Bad gateway</body></html>", content_type="text/html; charset=utf-8")
     message = await failure(client, "integrations-get", {"id": 1})
     assert "HTTP 502" in message
     assert "text/html" in message
@@ -120,7 +128,7 @@ async def test_html_error_page_names_status_and_content_type(client: Client, fak
 async def test_html_page_with_200_is_not_taken_for_data(client: Client, fake: FakePostHog) -> None:
     fake.fail_next(200, text="<html>Sign in</html>", content_type="text/html")
     message = await failure(client, "integrations-list", {})
-    assert message.startswith("PostHog answered HTTP 200 with text/html where JSON was expected")
+    assert message.startswith("PostHog answered HTTP 200 with text/html that is not JSON")
 
 
 async def test_json_of_another_shape_is_an_error_not_a_crash(client: Client, fake: FakePostHog) -> None:
@@ -138,12 +146,13 @@ async def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(client: C
     assert len(fake.requests) == 1
 
 
-async def test_unreachable_host_is_named(mode: str) -> None:
+async def test_unreachable_host_is_named_after_the_retries(mode: str, clock: FakeClock) -> None:
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "http://127.0.0.1:9"})
-    async with Client(build_server(settings), mode=mode) as client:
+    async with Client(build_server(settings, retry=clock.policy()), mode=mode) as client:
         message = await failure(client, "integrations-list", {})
     assert message.startswith("Cannot reach PostHog at http://127.0.0.1:9 (")
     assert "may or may not" not in message
+    assert len(clock.sleeps) == 3
 
 
 async def test_a_crash_inside_the_server_is_logged_and_answered_generically(

@@ -112,7 +112,10 @@ async def test_unmatched_path_is_recorded_and_answered_404(http: httpx.AsyncClie
     response = await http.post("/api/projects/1/dashboards?x=1", json={"a": 1})
     assert response.status_code == 404
     assert response.json() == error("invalid_request", "not_found", "Not found.")
-    assert fake.requests == [Recorded("POST", "/api/projects/1/dashboards", {"x": "1"}, {"a": 1}, f"Bearer {FULL_KEY}")]
+    (recorded,) = fake.requests
+    assert recorded == Recorded(
+        "POST", "/api/projects/1/dashboards", {"x": "1"}, {"a": 1}, f"Bearer {FULL_KEY}", recorded.user_agent
+    )
 
 
 @pytest.mark.parametrize(

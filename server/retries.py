@@ -1,0 +1,59 @@
+"""When a read is tried again, and how long to wait first.
+
+Only GETs are retried: a write that failed may still have happened, so repeating it is the caller's decision.
+Written here rather than taken from httpx-retries or stamina: neither stops early when the wait PostHog asks
+for (Retry-After) would overrun the call's budget, which is what lets a model hear "wait 40 s" at once instead of
+a call that hangs and then fails anyway.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import anyio
+import httpx
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError)
+"""Failures where a GET can safely be sent again: not connected, no answer in time, a pooled connection dropped."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 3
+    """Tries after the first."""
+    base: float = 0.5
+    """The first backoff's ceiling in seconds; it doubles each time (full jitter: a random wait up to it)."""
+    cap: float = 8.0
+    """No backoff wait is longer than this, unless PostHog asks for longer with Retry-After."""
+    budget: float = 20.0
+    """Seconds a call may spend, waits included, before a retry is given up and the last failure returned."""
+    sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep, repr=False)
+    now: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    def wait(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before try `attempt + 1`: what PostHog asked for, else exponential backoff with full jitter."""
+        if retry_after is not None:
+            return retry_after
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The Retry-After header in seconds, given as seconds or as an HTTP date; None when absent or unreadable."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
