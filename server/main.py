@@ -9,6 +9,7 @@ import sys
 
 import anyio
 from mcp.server.stdio import stdio_server
+from pydantic import SecretStr
 
 from server.app import build_server
 from server.config import Settings
@@ -16,14 +17,27 @@ from server.config import Settings
 logger = logging.getLogger("server")
 
 
-def configure_logging(level_name: str) -> None:
-    """Everything to stderr: stdout carries the protocol. httpx stays at WARNING (it logs every URL)."""
+class KeyScrubbingFormatter(logging.Formatter):
+    """The last line of defence: should the key ever reach a log line (a library's message, an exception's
+    text), it is replaced before the line is written."""
+
+    def __init__(self, key: SecretStr | None) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._key = key.get_secret_value() if key is not None else None
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return line.replace(self._key, "[redacted]") if self._key else line
+
+
+def configure_logging(level_name: str, key: SecretStr | None) -> None:
+    """Everything to stderr: stdout carries the protocol. httpx and httpcore stay at WARNING (they log URLs)."""
     level = logging.getLevelNamesMapping().get(level_name.strip().upper() or "WARNING")
-    logging.basicConfig(
-        stream=sys.stderr, level=level or logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, level or logging.WARNING))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyScrubbingFormatter(key))
+    logging.basicConfig(level=level or logging.WARNING, handlers=[handler])
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, level or logging.WARNING))
     if level is None:
         logger.warning("POSTHOG_MCP_LOG_LEVEL %r is not a log level; using WARNING.", level_name)
 
@@ -35,8 +49,8 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    configure_logging(os.environ.get("POSTHOG_MCP_LOG_LEVEL", ""))
     settings = Settings.from_env()
+    configure_logging(os.environ.get("POSTHOG_MCP_LOG_LEVEL", ""), settings.api_key)
     for message in settings.notices + settings.problems:
         logger.warning(message)
     with contextlib.suppress(KeyboardInterrupt):

@@ -10,6 +10,11 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
+
+# anyio imports its parts lazily, and pytest rewrites anyio's modules (anyio is a pytest plugin): a first import
+# from deep inside a running test can trip CPython 3.11's parser ("AST constructor recursion depth mismatch").
+# So the subprocess support that the stdio tests use is imported now, at collection.
+from anyio import open_process  # noqa: F401
 from mcp import Client
 
 from server.app import build_server

@@ -1,0 +1,124 @@
+"""Arguments a model made up: whatever arrives, a result comes back, and PostHog only ever sees the 13 paths."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mcp import Client
+
+from tests.conftest import connected
+from tests.fake_posthog import FakePostHog
+from tools import TOOLS, ToolSpec
+
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+SEGMENTS = {"project_id": "(?:[0-9]+|@current)", "organization_id": f"(?:{UUID}|@current)", "id": f"(?:[0-9]+|{UUID})"}
+HOSTILE = [
+    "../",
+    "..%2f",
+    "%2e%2e/",
+    "%2e%2e%2f",
+    "/api/users/@me/",
+    "1/../../users",
+    "1?limit=1",
+    "1#x",
+    "1%00",
+    "\x00",
+    "@current",
+    "@current/../2",
+    "٣",
+    "1e3",
+    "0x1F",
+    "+7",
+    " 8 ",
+    "\u202e1",
+    "https://evil.example/",
+    "x" * 10_000,
+]
+
+
+@pytest.fixture
+def mode() -> str:
+    """Validation happens before anything era-specific, so one protocol era is enough here."""
+    return "auto"
+
+
+def template(spec: ToolSpec[Any]) -> re.Pattern[str]:
+    """The only paths this tool may reach, its placeholders filled with well-formed ids."""
+    pattern = re.escape(spec.path)
+    for name, segment in SEGMENTS.items():
+        pattern = pattern.replace(re.escape("{" + name + "}"), segment)
+    return re.compile(pattern)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+values = st.one_of(
+    json_values,
+    st.sampled_from(HOSTILE),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
+)
+
+
+def arguments(spec: ToolSpec[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    names = [*spec.input_schema["properties"], "extra", "__proto__", "id/../x"]
+    return st.dictionaries(st.sampled_from(names), values, max_size=len(names))
+
+
+@pytest.mark.parametrize("spec", TOOLS, ids=lambda spec: spec.name)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_any_arguments_give_a_result_and_only_the_tools_own_path(
+    mode: str, spec: ToolSpec[Any], data: st.DataObject
+) -> None:
+    raw = data.draw(arguments(spec))
+    fake = FakePostHog()
+    async with connected(fake, mode=mode) as client:
+        result = await client.call_tool(spec.name, raw)
+    assert result.is_error or result.structured_content is not None
+    for request in fake.requests:
+        assert request.method == spec.method
+        assert template(spec).fullmatch(request.path), request.path
+
+
+PATH_PARAMETERS = [
+    (spec, name) for spec in TOOLS for name in ("project_id", "organization_id", "id") if "{" + name + "}" in spec.path
+]
+
+
+@pytest.mark.parametrize(("spec", "name"), PATH_PARAMETERS, ids=lambda value: getattr(value, "name", value))
+@pytest.mark.parametrize("payload", [*HOSTILE[:-4], "https://evil.example/"], ids=repr)
+async def test_a_path_parameter_cannot_carry_a_path(
+    client: Client, fake: FakePostHog, spec: ToolSpec[Any], name: str, payload: str
+) -> None:
+    properties = spec.input_schema["properties"]
+    valid = {key: REQUIRED_EXAMPLES[key] for key in spec.input_schema.get("required", []) if key != "id"}
+    if "id" in properties:
+        valid["id"] = 1 if properties["id"]["type"] == "integer" else UUID_EXAMPLE
+    result = await client.call_tool(spec.name, {**valid, name: payload})
+    if payload.strip().lstrip("+").isascii() and payload.strip().lstrip("+").isdigit():
+        assert all(template(spec).fullmatch(request.path) for request in fake.requests)
+    else:
+        assert result.is_error is True
+        assert f"- {name}: " in result.content[0].model_dump()["text"]
+        assert fake.requests == []
+
+
+UUID_EXAMPLE = "0192f5a8-7c1e-7000-8000-00000000d001"
+REQUIRED_EXAMPLES: dict[str, Any] = {
+    "kind": "twilio",
+    "config": {"account_sid": "AC1", "auth_token": "t"},
+    "provider": "github",
+    "provider_organization_id": "posthog",
+    "provider_role_id": "1",
+    "provider_role_name": "Team",
+    "role": "0192f5a8-7c1e-7000-8000-00000000b001",
+    "production": 1,
+}
