@@ -13,6 +13,7 @@ from server.errors import PostHogError
 from server.posthog import PostHog
 from server.redact import redact
 from server.sanitize import strip_invisible
+from tools import how_to_check
 from tools.arguments import InvalidArguments, parse_arguments
 from tools.request import build_request, resolve_target
 from tools.results import Output, UnexpectedShape
@@ -36,7 +37,7 @@ async def call_tool(
         body = await posthog.send(build_request(spec, arguments, target))
         return success(spec.result.shape(strip_invisible(redact(body)), arguments))
     except PostHogError as failure:
-        return error(str(failure))
+        return error(f"{failure} {how_to_check(spec)}" if failure.unsure_write else str(failure))
     except UnexpectedShape as surprise:
         return error(f"PostHog answered {spec.name} with something this server cannot read ({surprise}).")
 

@@ -23,6 +23,11 @@ _SECONDS = re.compile(r"available in (\d+) second")
 class PostHogError(Exception):
     """A call to PostHog that did not succeed; the message says what to do next."""
 
+    def __init__(self, message: str, *, unsure_write: bool = False) -> None:
+        super().__init__(message)
+        self.unsure_write = unsure_write
+        """A write reached PostHog, or may have, and may or may not have taken effect."""
+
 
 class ApiError(PostHogError):
     """PostHog answered with an error status."""
@@ -35,8 +40,9 @@ class ApiError(PostHogError):
         detail: str | None = None,
         attr: str | None = None,
         retry_after: float | None = None,
+        unsure_write: bool = False,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, unsure_write=unsure_write)
         self.status = status
         self.detail = detail
         self.attr = attr
@@ -80,13 +86,8 @@ class ConnectionFailed(PostHogError):
     """PostHog could not be reached, or did not answer in time."""
 
 
-def _may_have_happened(request: ApiRequest) -> str:
-    if request.method == "GET":
-        return ""
-    return (
-        f" The {request.method} may or may not have taken effect: check with the matching list or get tool "
-        "before trying it again."
-    )
+def _unsure(request: ApiRequest) -> str:
+    return f" The {request.method} may or may not have taken effect." if request.method != "GET" else ""
 
 
 def error_for_status(response: httpx.Response, body: Any, not_json: bool, request: ApiRequest, host: str) -> ApiError:
@@ -131,10 +132,11 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
         return RateLimited(message, status=status, detail=detail, retry_after=wait)
     if status >= 500:
         return ServerError(
-            f"PostHog failed with HTTP {status}{received}; try again in a moment.{_may_have_happened(request)}",
+            f"PostHog failed with HTTP {status}{received}; try again in a moment.{_unsure(request)}",
             status=status,
             detail=detail,
             retry_after=wait,
+            unsure_write=request.method != "GET",
         )
     if response.is_redirect:
         return ApiError(
@@ -188,14 +190,16 @@ def not_json_answer(response: httpx.Response, host: str) -> UnexpectedResponse:
 
 
 def unreachable(error: httpx.TransportError, request: ApiRequest, host: str, timeout: float) -> ConnectionFailed:
+    sent = not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    unsure = _unsure(request) if sent else ""
     if isinstance(error, httpx.ReadTimeout | httpx.WriteTimeout):
         return ConnectionFailed(
             f"PostHog at {host} did not answer within {timeout:g} seconds. Try again; raise POSTHOG_MCP_TIMEOUT "
-            f"if it keeps happening.{_may_have_happened(request)}"
+            f"if it keeps happening.{unsure}",
+            unsure_write=bool(unsure),
         )
     reason = str(error) or type(error).__name__
-    never_sent = isinstance(error, httpx.ConnectError | httpx.PoolTimeout)
     return ConnectionFailed(
-        f"Cannot reach PostHog at {host} ({reason}). Check POSTHOG_HOST and the network."
-        + ("" if never_sent else _may_have_happened(request))
+        f"Cannot reach PostHog at {host} ({reason}). Check POSTHOG_HOST and the network.{unsure}",
+        unsure_write=bool(unsure),
     )

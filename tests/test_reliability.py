@@ -28,6 +28,14 @@ from tests.fake_posthog import (
     running,
 )
 
+CHECK = {
+    "integrations-create": "Check with integrations-list before trying it again.",
+    "integrations-delete": "Check with integrations-get before trying it again.",
+    "role-external-references-create": "Check with role-external-references-list before trying it again.",
+    "role-external-references-delete": "Check with role-external-references-list before trying it again.",
+    "org-integrations-delete": "Check in PostHog's web app before trying it again.",
+    "org-integrations-environment-mapping-update": "Check in PostHog's web app before trying it again.",
+}
 SERVER_ERROR = {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None}
 WRITES = [
     ("integrations-create", {"kind": "twilio", "config": {"account_sid": "AC1", "auth_token": "t"}}),
@@ -116,7 +124,8 @@ async def test_a_write_is_never_retried(
     assert len(fake.requests) == 1
     assert clock.sleeps == []
     if status >= 500:
-        assert "may or may not have taken effect: check with the matching list or get tool" in text(result)
+        method = {"create": "POST", "delete": "DELETE", "update": "PATCH"}[tool.rsplit("-", 1)[1]]
+        assert f"The {method} may or may not have taken effect. {CHECK[tool]}" in text(result)
 
 
 async def test_a_read_that_times_out_is_retried_and_a_write_is_not(fake: FakePostHog, mode: str) -> None:
@@ -139,7 +148,7 @@ async def test_a_read_that_times_out_is_retried_and_a_write_is_not(fake: FakePos
         over.set()
     assert write.is_error is True
     assert text(write).startswith(f"PostHog at {url} did not answer within 0.3 seconds.")
-    assert "The DELETE may or may not have taken effect" in text(write)
+    assert text(write).endswith("The DELETE may or may not have taken effect. " + CHECK["integrations-delete"])
     assert len(fake.requests) == 1
 
 
