@@ -5,20 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
+from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 
 from server import __version__
+from server.access import KEY_RECORD, KeyAccess, refusal
 from server.calls import call_tool, error
 from server.config import Settings
+from server.errors import PostHogError
+from server.options import Options
 from server.posthog import PostHog, http_client
 from server.retries import RetryPolicy
 from tools import BY_NAME, TOOLS, ToolSpec
+from tools.request import ApiRequest
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +33,24 @@ INSTRUCTIONS = (
     "server's default, else the API key owner's current project; organization tools likewise with organization_id. "
     "Results are PostHog's JSON, with secrets in integration config redacted."
 )
+SCOPE_WAIT = 2.0
+"""Seconds after start-up that tools/list waits for the key's scopes; a later answer updates the list."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class State:
     settings: Settings
+    options: Options
     posthog: PostHog
+    started: float
+    key: KeyAccess | None = None
+    """What the key may do, once PostHog said; None (unknown) offers every tool the operator allows."""
+    key_known: anyio.Event = field(default_factory=anyio.Event)
+    listed_early: list[ServerSession] = field(default_factory=list)
+    """Sessions that listed tools before the key's scopes were known: told when the list changes."""
+
+    def offers(self, spec: ToolSpec[Any]) -> bool:
+        return refusal(spec, self.options, self.key) is None
 
 
 def mcp_tool(spec: ToolSpec[Any]) -> types.Tool:
@@ -52,27 +70,57 @@ def mcp_tool(spec: ToolSpec[Any]) -> types.Tool:
     )
 
 
+async def learn_key_access(state: State) -> None:
+    """Ask PostHog what the key may do, in the background; on failure offer every tool (fail open)."""
+    if state.options.scope_check and not state.settings.problems:
+        try:
+            state.key = KeyAccess.from_record(await state.posthog.send(ApiRequest("GET", KEY_RECORD, {}, None)))
+        except (PostHogError, ValueError) as failure:
+            logger.warning("Could not read the API key's scopes, so every tool stays listed: %s", failure)
+    state.key_known.set()
+    if state.key is not None and not all(state.offers(spec) for spec in TOOLS if spec.name in state.options.enabled):
+        for session in state.listed_early:
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # a client that went away, or an era without a back-channel
+                logger.debug("could not send notifications/tools/list_changed", exc_info=True)
+
+
 def build_server(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None, retry: RetryPolicy | None = None
+    settings: Settings,
+    options: Options | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Server[State]:
     """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends."""
-    listing = types.ListToolsResult(tools=[mcp_tool(spec) for spec in TOOLS])
+    options = options or Options()
+    tools = {spec.name: mcp_tool(spec) for spec in TOOLS}
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
-        async with http_client(settings, transport) as http:
-            yield State(settings, PostHog(http, settings, retry or RetryPolicy()))
+        async with http_client(settings, transport) as http, anyio.create_task_group() as background:
+            state = State(settings, options, PostHog(http, settings, retry or RetryPolicy()), anyio.current_time())
+            background.start_soon(learn_key_access, state)
+            yield state
+            background.cancel_scope.cancel()
 
     async def list_tools(
         ctx: ServerRequestContext[State], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return listing
+        state = ctx.lifespan_context
+        with anyio.move_on_after(state.started + SCOPE_WAIT - anyio.current_time()):
+            await state.key_known.wait()
+        if not state.key_known.is_set():
+            state.listed_early.append(ctx.session)
+        return types.ListToolsResult(tools=[tools[spec.name] for spec in TOOLS if state.offers(spec)])
 
     async def call(ctx: ServerRequestContext[State], params: types.CallToolRequestParams) -> types.CallToolResult:
         spec = BY_NAME.get(params.name)
         if spec is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool {params.name!r}; tools/list names the tools.")
         state = ctx.lifespan_context
+        if reason := refusal(spec, state.options, state.key):
+            return error(f"{spec.name} is not available here: {reason}. Nothing was sent to PostHog.")
         try:
             return await call_tool(spec, params.arguments, state.settings, state.posthog)
         except Exception:

@@ -8,11 +8,13 @@ import os
 import sys
 
 import anyio
+from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.stdio import stdio_server
 from pydantic import SecretStr
 
 from server.app import build_server
 from server.config import Settings
+from server.options import Options, parse_options
 
 logger = logging.getLogger("server")
 
@@ -42,16 +44,17 @@ def configure_logging(level_name: str, key: SecretStr | None) -> None:
         logger.warning("POSTHOG_MCP_LOG_LEVEL %r is not a log level; using WARNING.", level_name)
 
 
-async def serve(settings: Settings) -> None:
-    server = build_server(settings)
+async def serve(settings: Settings, options: Options) -> None:
+    server = build_server(settings, options)
     async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+        await server.run(read, write, server.create_initialization_options(NotificationOptions(tools_changed=True)))
 
 
 def main() -> None:
+    options = parse_options(sys.argv[1:])
     settings = Settings.from_env()
     configure_logging(os.environ.get("POSTHOG_MCP_LOG_LEVEL", ""), settings.api_key)
     for message in settings.notices + settings.problems:
         logger.warning(message)
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve, settings)
+        anyio.run(serve, settings, options)

@@ -19,6 +19,7 @@ from mcp import Client
 
 from server.app import build_server
 from server.config import Settings
+from server.options import Options
 from server.retries import RetryPolicy
 from tests.fake_posthog import FULL_KEY, FakePostHog
 
@@ -65,17 +66,25 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+NO_SCOPE_CHECK = Options(scope_check=False)
+
+
 @asynccontextmanager
 async def connected(
-    fake: FakePostHog, env: Mapping[str, str] | None = None, mode: str = "auto", clock: FakeClock | None = None
+    fake: FakePostHog,
+    env: Mapping[str, str] | None = None,
+    mode: str = "auto",
+    clock: FakeClock | None = None,
+    options: Options = NO_SCOPE_CHECK,
 ) -> AsyncIterator[Client]:
     """The server, configured by `env` (a key by default) and wired to the fake through httpx's ASGI transport.
 
-    Retries wait on `clock`, a fresh fake one unless given, so no test sleeps through a backoff.
+    Retries wait on `clock`, a fresh fake one unless given, so no test sleeps through a backoff. The key's scopes
+    are not asked for unless `options` say so, so that PostHog sees only the requests a test makes.
     """
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, **(env or {})})
     transport = httpx.ASGITransport(app=fake.app)
-    server = build_server(settings, transport=transport, retry=(clock or FakeClock()).policy())
+    server = build_server(settings, options, transport=transport, retry=(clock or FakeClock()).policy())
     async with Client(server, mode=mode) as client:
         yield client
 

@@ -13,7 +13,7 @@ from mcp.shared.exceptions import MCPError
 
 from server.app import build_server
 from server.config import Settings
-from tests.conftest import FakeClock, connected
+from tests.conftest import NO_SCOPE_CHECK, FakeClock, connected
 from tests.fake_posthog import FULL_KEY, ORG_ID, PROJECT_SCOPED_KEY, READ_KEY, FakePostHog
 from tools.integrations import ListedKind
 
@@ -148,7 +148,7 @@ async def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(client: C
 
 async def test_unreachable_host_is_named_after_the_retries(mode: str, clock: FakeClock) -> None:
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "http://127.0.0.1:9"})
-    async with Client(build_server(settings, retry=clock.policy()), mode=mode) as client:
+    async with Client(build_server(settings, NO_SCOPE_CHECK, retry=clock.policy()), mode=mode) as client:
         message = await failure(client, "integrations-list", {})
     assert message.startswith("Cannot reach PostHog at http://127.0.0.1:9 (")
     assert "may or may not" not in message
@@ -162,7 +162,9 @@ async def test_a_crash_inside_the_server_is_logged_and_answered_generically(
         raise RuntimeError("internal detail that must not reach the model")
 
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY})
-    async with Client(build_server(settings, transport=httpx.MockTransport(explode)), mode=mode) as client:
+    async with Client(
+        build_server(settings, NO_SCOPE_CHECK, transport=httpx.MockTransport(explode)), mode=mode
+    ) as client:
         message = await failure(client, "integrations-list", {})
     assert message == "integrations-list failed inside this server; its log (stderr) has the details."
     assert any(

@@ -16,7 +16,7 @@ from server import __version__
 from server.app import build_server
 from server.config import Settings
 from server.posthog import http_client
-from tests.conftest import FakeClock
+from tests.conftest import NO_SCOPE_CHECK, FakeClock
 from tests.fake_posthog import (
     FULL_KEY,
     GITHUB_ROLE_REFERENCE_ID,
@@ -140,7 +140,9 @@ async def test_a_read_that_times_out_is_retried_and_a_write_is_not(fake: FakePos
     clock = FakeClock()
     async with running(fake) as url:
         env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url, "POSTHOG_MCP_TIMEOUT": "0.3"}
-        async with Client(build_server(Settings.from_env(env), retry=clock.policy()), mode=mode) as client:
+        async with Client(
+            build_server(Settings.from_env(env), NO_SCOPE_CHECK, retry=clock.policy()), mode=mode
+        ) as client:
             read = await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})
             assert (read.is_error, len(fake.requests), len(clock.sleeps)) == (False, 2, 1)
             fake.requests.clear()
@@ -154,7 +156,7 @@ async def test_a_read_that_times_out_is_retried_and_a_write_is_not(fake: FakePos
 
 async def test_a_write_that_cannot_connect_is_not_retried_and_was_never_sent(mode: str, clock: FakeClock) -> None:
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "http://127.0.0.1:9"})
-    async with Client(build_server(settings, retry=clock.policy()), mode=mode) as client:
+    async with Client(build_server(settings, NO_SCOPE_CHECK, retry=clock.policy()), mode=mode) as client:
         result = await client.call_tool("integrations-delete", {"id": 1})
     assert text(result).startswith("Cannot reach PostHog at http://127.0.0.1:9 (")
     assert "may or may not" not in text(result)

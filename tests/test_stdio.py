@@ -79,7 +79,10 @@ async def test_console_script_writes_only_json_rpc_on_stdout(fake: FakePostHog) 
     assert answers[3]["isError"] is False
     assert answers[3]["structuredContent"]["next_offset"] == 2
     assert answers[4]["isError"] is True
-    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/api/projects/@current/integrations/")]
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/api/personal_api_keys/@current/"),
+        ("GET", "/api/projects/@current/integrations/"),
+    ]
     assert " DEBUG " in stderr
     assert FULL_KEY not in stderr
 

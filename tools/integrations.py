@@ -93,6 +93,7 @@ def refuse_browser_flows(arguments: CreateArguments, target: Target) -> str | No
 def anthropic_list(items: str, noun: str, action: str, item: dict[str, Any]) -> ToolSpec[AnthropicListArguments]:
     return ToolSpec(
         name=f"integrations-anthropic-{items}-list",
+        toolset="anthropic",
         title=f"List Anthropic {noun}",
         description=f"List the {noun} of an Anthropic integration of the project (id: an integration of kind "
         "anthropic). Pages by cursor: while has_more, call again with after=next_cursor. Needs integration:read. "
@@ -112,6 +113,7 @@ def _item(**properties: dict[str, Any]) -> dict[str, Any]:
 SPECS: tuple[ToolSpec[Any], ...] = (
     ToolSpec(
         name="integrations-list",
+        toolset="integrations",
         title="List integrations",
         description="List the project's integrations (Slack, GitHub, Anthropic, Twilio, …), optionally of one "
         "kind, 100 a page. Use it to find an integration's id. Needs integration:read. Returns {count, next, "
@@ -124,6 +126,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         name="integrations-get",
+        toolset="integrations",
         title="Get an integration",
         description="Get one project integration by id: kind, display_name, config, errors, created_at, "
         "created_by. Needs integration:read.",
@@ -135,6 +138,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         name="integrations-create",
+        toolset="integrations",
         title="Create an integration",
         description="Connect a credential-based integration (anthropic, twilio, databricks, snowflake, "
         "azure-blob, aws-s3, postgresql, gitlab, email, …) to the project; PostHog checks the credentials. "
@@ -151,6 +155,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         name="integrations-delete",
+        toolset="integrations",
         title="Delete an integration",
         description="Disconnect and delete a project integration. PostHog revokes its tokens at the provider, so "
         "this cannot be undone and whatever uses it stops working; PostHog refuses while active workflows use it. "

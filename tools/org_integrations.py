@@ -27,6 +27,7 @@ class EnvironmentMappingArguments(ItemArguments):
 SPECS: tuple[ToolSpec[Any], ...] = (
     ToolSpec(
         name="org-integrations-delete",
+        toolset="org-integrations",
         title="Delete an organization integration",
         description="Disconnect an organization integration (Vercel). This uninstalls the Vercel marketplace "
         "installation and deletes every project-level Vercel integration of the organization; it cannot be undone. "
@@ -40,6 +41,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         name="org-integrations-environment-mapping-update",
+        toolset="org-integrations",
         title="Map Vercel environments to projects",
         description="Set which PostHog project each Vercel environment of an organization integration sends to "
         "(projects of this organization). Needs organization_integration:write; PostHog may refuse personal API "

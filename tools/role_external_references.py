@@ -74,6 +74,7 @@ class LookupArguments(OrganizationArguments):
 SPECS: tuple[ToolSpec[Any], ...] = (
     ToolSpec(
         name="role-external-references-list",
+        toolset="role-external-references",
         title="List role external references",
         description="List the organization's role external references: mappings from a role in an external "
         "system (a GitHub team, a Slack channel) to a PostHog role; filter by provider, external organization or "
@@ -86,6 +87,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         name="role-external-references-create",
+        toolset="role-external-references",
         title="Create a role external reference",
         description="Map an external role to a PostHog role. For a GitHub team: provider=github, "
         "provider_organization_id=posthog, provider_role_id=12345, provider_role_slug=frontend-team, "
@@ -99,6 +101,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         name="role-external-references-delete",
+        toolset="role-external-references",
         title="Delete a role external reference",
         description="Delete a role external reference: the external role stops mapping to its PostHog role. "
         "Needs organization:write and organization admin. Returns {deleted, id}.",
@@ -110,6 +113,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
     ),
     ToolSpec(
         name="role-external-references-lookup",
+        toolset="role-external-references",
         title="Look up a role external reference",
         description="Find the reference of one external role by provider, provider_organization_id and "
         "provider_role_id or provider_role_slug (at least one); matching ignores case. Needs organization:read. "

@@ -56,6 +56,8 @@ class ToolSpec(Generic[ArgsT]):
     """
 
     name: str
+    toolset: str
+    """The group an operator enables by name (--toolsets)."""
     title: str
     description: str
     method: Method

@@ -1,0 +1,131 @@
+"""The operator's controls: command-line flags, each with an environment variable; the flag wins.
+
+PostHog itself (key, host, defaults) is configured in the environment only: see `server.config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from server import __version__
+from tools import TOOLS
+
+ConfirmMode = Literal["auto", "always", "never"]
+CONFIRM_MODES: tuple[ConfirmMode, ...] = ("auto", "always", "never")
+TOOL_NAMES = tuple(spec.name for spec in TOOLS)
+TOOLSETS = tuple(dict.fromkeys(spec.toolset for spec in TOOLS))
+_YES = {"1", "true", "yes", "on"}
+_NO = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Options:
+    command: Literal["serve", "doctor"] = "serve"
+    read_only: bool = False
+    enabled: frozenset[str] = frozenset(TOOL_NAMES)
+    """The tools the operator's filter keeps (toolsets, tools, exclusions); read-only mode narrows it further."""
+    scope_check: bool = True
+    confirm: ConfirmMode = "auto"
+    secret_env: frozenset[str] = frozenset()
+    """Environment variables that `{"$env": NAME}` in integrations-create may read."""
+
+
+def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Options:
+    """The options, or exit with a usage error that lists the valid names."""
+    parser = _parser()
+    flags = parser.parse_args(argv)
+
+    def setting(flag: str | None, variable: str) -> str:
+        return flag if flag is not None else environ.get(variable, "").strip()
+
+    def switch(flag: bool | None, variable: str, default: bool) -> bool:
+        if flag is not None:
+            return flag
+        value = environ.get(variable, "").strip().lower()
+        if value and value not in _YES | _NO:
+            parser.error(f"{variable}={value!r}: use 1 or 0")
+        return value in _YES if value else default
+
+    def names(flag: str | None, variable: str, valid: Sequence[str], what: str) -> set[str]:
+        chosen = _split(setting(flag, variable))
+        if unknown := sorted(chosen - set(valid)):
+            parser.error(f"unknown {what} {', '.join(unknown)}; the {what}s are: {', '.join(valid)}")
+        return chosen
+
+    toolsets = names(flags.toolsets, "POSTHOG_MCP_TOOLSETS", TOOLSETS, "toolset")
+    tools = names(flags.tools, "POSTHOG_MCP_TOOLS", TOOL_NAMES, "tool")
+    excluded = names(flags.exclude_tools, "POSTHOG_MCP_EXCLUDE_TOOLS", TOOL_NAMES, "tool")
+    chosen = {spec.name for spec in TOOLS if spec.toolset in toolsets} | tools if toolsets or tools else set(TOOL_NAMES)
+    asked = setting(flags.confirm, "POSTHOG_MCP_CONFIRM") or "auto"
+    confirm = next((mode for mode in CONFIRM_MODES if mode == asked), None)
+    if confirm is None:
+        parser.error(f"POSTHOG_MCP_CONFIRM={asked!r}: use one of {', '.join(CONFIRM_MODES)}")
+    return Options(
+        command=flags.command,
+        read_only=switch(flags.read_only, "POSTHOG_MCP_READ_ONLY", False),
+        enabled=frozenset(chosen - excluded),
+        scope_check=switch(flags.scope_check, "POSTHOG_MCP_SCOPE_CHECK", True),
+        confirm=confirm,
+        secret_env=frozenset(_split(setting(flags.secret_env, "POSTHOG_MCP_SECRET_ENV"))),
+    )
+
+
+def _split(names: str) -> set[str]:
+    return {name.strip() for name in names.split(",") if name.strip()}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="posthog-integrations-mcp",
+        description="MCP server for PostHog's integrations API, over stdio. PostHog itself is configured in the "
+        "environment: POSTHOG_PERSONAL_API_KEY, POSTHOG_HOST, POSTHOG_PROJECT_ID, POSTHOG_ORGANIZATION_ID, "
+        "POSTHOG_MCP_TIMEOUT, POSTHOG_MCP_LOG_LEVEL.",
+        epilog="Each flag has an environment variable, shown in brackets; the flag wins.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=("serve", "doctor"),
+        default="serve",
+        help="serve (default): serve MCP on stdio; doctor: check the configuration against PostHog and exit",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--read-only",
+        action="store_const",
+        const=True,
+        help="only the read tools; wins over every other setting [POSTHOG_MCP_READ_ONLY=1]",
+    )
+    parser.add_argument(
+        "--toolsets", metavar="A,B", help=f"enable whole groups: {', '.join(TOOLSETS)} [POSTHOG_MCP_TOOLSETS]"
+    )
+    parser.add_argument(
+        "--tools",
+        metavar="X,Y",
+        help="enable single tools; with --toolsets, the union; neither: all tools [POSTHOG_MCP_TOOLS]",
+    )
+    parser.add_argument("--exclude-tools", metavar="X,Y", help="remove tools [POSTHOG_MCP_EXCLUDE_TOOLS]")
+    parser.add_argument(
+        "--no-scope-check",
+        dest="scope_check",
+        action="store_const",
+        const=False,
+        help="do not ask PostHog for the key's scopes to hide the tools it cannot use [POSTHOG_MCP_SCOPE_CHECK=0]",
+    )
+    parser.add_argument(
+        "--confirm",
+        choices=CONFIRM_MODES,
+        help="ask the user before a destructive tool runs: auto (when the client can ask; default), always "
+        "(refuse when it cannot), never [POSTHOG_MCP_CONFIRM]",
+    )
+    parser.add_argument(
+        "--secret-env",
+        metavar="A,B",
+        help='environment variables that {"$env": "NAME"} in integrations-create config may read, so '
+        "credentials never pass through the model [POSTHOG_MCP_SECRET_ENV]",
+    )
+    return parser
