@@ -5,24 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import httpx
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
-from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 
 from server import __version__
 from server.access import KEY_RECORD, KeyAccess, refusal
-from server.calls import call_tool, error
+from server.calls import error, execute, prepare
 from server.config import Settings
+from server.confirm import confirm
 from server.errors import PostHogError
 from server.options import Options
 from server.posthog import PostHog, http_client
 from server.retries import RetryPolicy
+from server.state import State
 from tools import BY_NAME, TOOLS, ToolSpec
 from tools.request import ApiRequest
 
@@ -35,22 +35,6 @@ INSTRUCTIONS = (
 )
 SCOPE_WAIT = 2.0
 """Seconds after start-up that tools/list waits for the key's scopes; a later answer updates the list."""
-
-
-@dataclass
-class State:
-    settings: Settings
-    options: Options
-    posthog: PostHog
-    started: float
-    key: KeyAccess | None = None
-    """What the key may do, once PostHog said; None (unknown) offers every tool the operator allows."""
-    key_known: anyio.Event = field(default_factory=anyio.Event)
-    listed_early: list[ServerSession] = field(default_factory=list)
-    """Sessions that listed tools before the key's scopes were known: told when the list changes."""
-
-    def offers(self, spec: ToolSpec[Any]) -> bool:
-        return refusal(spec, self.options, self.key) is None
 
 
 def mcp_tool(spec: ToolSpec[Any]) -> types.Tool:
@@ -114,7 +98,9 @@ def build_server(
             state.listed_early.append(ctx.session)
         return types.ListToolsResult(tools=[tools[spec.name] for spec in TOOLS if state.offers(spec)])
 
-    async def call(ctx: ServerRequestContext[State], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call(
+        ctx: ServerRequestContext[State], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         spec = BY_NAME.get(params.name)
         if spec is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool {params.name!r}; tools/list names the tools.")
@@ -122,7 +108,13 @@ def build_server(
         if reason := refusal(spec, state.options, state.key):
             return error(f"{spec.name} is not available here: {reason}. Nothing was sent to PostHog.")
         try:
-            return await call_tool(spec, params.arguments, state.settings, state.posthog)
+            prepared = prepare(spec, params.arguments, state)
+            if isinstance(prepared, types.CallToolResult):
+                return prepared
+            must_ask = spec.annotations.destructive and state.options.confirm != "never"
+            if must_ask and (outcome := await confirm(ctx, params, prepared)) is not None:
+                return outcome
+            return await execute(prepared, state)
         except Exception:
             logger.exception("%s failed", spec.name)
             return error(f"{spec.name} failed inside this server; its log (stderr) has the details.")

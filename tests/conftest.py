@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,11 +11,6 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-
-# anyio imports its parts lazily, and pytest rewrites anyio's modules (anyio is a pytest plugin): a first import
-# from deep inside a running test can trip CPython 3.11's parser ("AST constructor recursion depth mismatch").
-# So the subprocess support that the stdio tests use is imported now, at collection.
-from anyio import open_process  # noqa: F401
 from mcp import Client
 
 from server.app import build_server
@@ -22,6 +18,12 @@ from server.config import Settings
 from server.options import Options
 from server.retries import RetryPolicy
 from tests.fake_posthog import FULL_KEY, FakePostHog
+
+# anyio and hypothesis import some of their parts lazily, and pytest rewrites their modules (both are pytest
+# plugins): a first import from deep inside a running test can trip CPython 3.11's parser ("AST constructor
+# recursion depth mismatch"). So the parts the tests reach are imported now, at collection.
+importlib.import_module("anyio._core._subprocesses")
+importlib.import_module("hypothesis.internal.conjecture.optimiser")
 
 MODES = ("auto", "legacy")
 """auto negotiates 2026-07-28 without a handshake; legacy runs the 2025-11-25 initialize handshake."""

@@ -3,6 +3,10 @@
 It follows ../shared/reference/api-behaviour.md and, where that page is silent, PostHog's public source
 (DRF viewsets, DRF's LimitOffsetPagination, drf-exceptions-hog's error shape). Every `FakePostHog()` starts
 from the same seeded state, named by the module constants below, and records every request it receives.
+
+Besides the 13 endpoints it answers four that tell a key's reach: the key's own record
+(/api/personal_api_keys/@current/), its owner (/api/users/@me/), a project (/api/projects/{id}/) and an
+organization (/api/organizations/{id}/).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -36,14 +40,23 @@ INTEGRATION_KEY = "phx_fake_integration_only_000000000000000000000"
 PROJECT_SCOPED_KEY = "phx_fake_project_scoped_0000000000000000000000"
 MEMBER_KEY = "phx_fake_org_member_00000000000000000000000000000"
 INVALID_KEY = "phx_fake_revoked_000000000000000000000000000000"  # well-formed, but no such key: 401
+READ_ONLY_KEY = "phx_fake_read_everything_0000000000000000000000"  # every read scope the tools and doctor use
+INTEGRATION_ONLY_KEY = INTEGRATION_KEY  # integration:read and integration:write, nothing else
+ORG_SCOPED_KEY = "phx_fake_org_scoped_0000000000000000000000000000"  # "*", limited to OTHER_ORG_ID
+NO_TOOL_KEY = "phx_fake_feature_flags_only_00000000000000000000"  # feature_flag:read: allows none of the tools
 
 # --- Organizations, projects, users, roles ---------------------------------------------------------------------
 
 ORG_ID = "0192f5a8-7c1e-7000-8000-00000000a001"  # the key owner's current organization (@current)
 OTHER_ORG_ID = "0192f5a8-7c1e-7000-8000-00000000a002"  # owns FOREIGN_PROJECT_ID; the key owner is not a member
+ORG_NAME = "Acme"
+OTHER_ORG_NAME = "Globex"
 PROJECT_ID = 1  # the key owner's current project (@current), in ORG_ID
 OTHER_PROJECT_ID = 2  # also in ORG_ID
 FOREIGN_PROJECT_ID = 3  # in OTHER_ORG_ID: 404 on its endpoints, refused by environment mapping
+PROJECT_NAME = "Acme Web"
+OTHER_PROJECT_NAME = "Acme Mobile"
+FOREIGN_PROJECT_NAME = "Globex Web"
 ROLE_ID = "0192f5a8-7c1e-7000-8000-00000000b001"  # "Engineering", in ORG_ID
 OTHER_ROLE_ID = "0192f5a8-7c1e-7000-8000-00000000b002"  # "Design", in ORG_ID
 FOREIGN_ROLE_ID = "0192f5a8-7c1e-7000-8000-00000000b003"  # a role of OTHER_ORG_ID
@@ -114,6 +127,7 @@ FOREIGN_ROLE_REFERENCE_ID = "0192f5a8-7c1e-7000-8000-00000000e003"  # belongs to
 # --- Behaviour constants ----------------------------------------------------------------------------------------
 
 PAGE_SIZE = 100  # default and maximum page size of the list endpoints
+MEMBER_LEVEL, ADMIN_LEVEL = 1, 8  # PostHog's OrganizationMembership.Level for a Key's `admin` False / True
 ANTHROPIC_PAGE_LIMIT = 100
 TOKEN_REFRESH_FAILED = "TOKEN_REFRESH_FAILED"  # the `errors` value PostHog stores when a credential stops working
 
@@ -190,9 +204,21 @@ _DJANGO_500_PAGE = """<!doctype html>
 
 @dataclass(frozen=True)
 class Key:
+    """A personal API key. Its owner is USER when `admin`, else MEMBER_USER."""
+
     scopes: frozenset[str]  # e.g. {"*"} or {"integration:read"}; ":write" implies ":read"; "*" is all
-    project_scoped: bool = False  # limited to projects: 403 on every /api/organizations/ endpoint
     admin: bool = True  # organization admin; writes on organizations (and project integration deletes) need it
+    # Limited to these projects (403 elsewhere and on every /api/organizations/ endpoint) or organizations.
+    # Empty means not limited, answered as [] (keys made in PostHog's UI); None is the same, answered as null
+    # (keys made before key scoping existed).
+    scoped_teams: tuple[int, ...] | None = ()
+    scoped_organizations: tuple[str, ...] | None = ()
+    label: str = "MCP server"
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the key record's id (not its secret value)
+
+    @property
+    def project_scoped(self) -> bool:
+        return bool(self.scoped_teams)
 
 
 @dataclass(frozen=True)
@@ -330,7 +356,11 @@ def _server_error() -> _Fail:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return _timestamp(datetime.now(UTC))
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _uuid(value: Any) -> str | None:
@@ -458,6 +488,7 @@ class _Call:
     path_params: dict[str, str]
     query: dict[str, str]
     raw_body: bytes
+    key_value: str = ""  # the personal API key as sent
 
     def json_object(self) -> dict[str, Any]:
         """The body as DRF's JSON parser and a serializer would read it."""
@@ -483,11 +514,18 @@ _Handler = Callable[[_Call], Response]
 @dataclass(frozen=True)
 class _Route:
     pattern: re.Pattern[str]
-    methods: dict[str, tuple[str, _Handler]]  # method -> (required scope, handler)
+    # method -> (required scope, handler); scope None: PostHog runs no API-scope check (a key's own record)
+    methods: dict[str, tuple[str | None, _Handler]]
+    # The lookup itself leaves out what the key's scoped organizations exclude: 404 there rather than 403.
+    filters_scoped_organizations: bool = False
 
     @property
     def on_organization(self) -> bool:
         return self.pattern.pattern.startswith("^/api/organizations/")
+
+    @property
+    def on_project(self) -> bool:
+        return self.pattern.pattern.startswith("^/api/projects/(?P<project>")
 
 
 def _seed_time(minute: int) -> str:
@@ -499,14 +537,31 @@ class FakePostHog:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        read_scopes = frozenset({"integration:read", "organization:read", "user:read", "project:read"})
         self.keys: dict[str, Key] = {
-            FULL_KEY: Key(frozenset({"*"})),
-            READ_KEY: Key(frozenset({"integration:read", "organization:read"})),
-            INTEGRATION_KEY: Key(frozenset({"integration:read", "integration:write"})),
-            PROJECT_SCOPED_KEY: Key(frozenset({"*"}), project_scoped=True),
-            MEMBER_KEY: Key(frozenset({"*"}), admin=False),
+            FULL_KEY: Key(frozenset({"*"}), label="Full access", id="fake0key0full0access"),
+            READ_KEY: Key(frozenset({"integration:read", "organization:read"}), label="Read", id="fake0key0read"),
+            INTEGRATION_KEY: Key(
+                frozenset({"integration:read", "integration:write"}), label="Integrations", id="fake0key0integration"
+            ),
+            PROJECT_SCOPED_KEY: Key(
+                frozenset({"*"}), scoped_teams=(PROJECT_ID,), label="Acme Web only", id="fake0key0project0scoped"
+            ),
+            MEMBER_KEY: Key(frozenset({"*"}), admin=False, label="Grace's key", id="fake0key0member"),
+            READ_ONLY_KEY: Key(read_scopes, label="Read only", id="fake0key0read0only"),
+            ORG_SCOPED_KEY: Key(
+                frozenset({"*"}), scoped_organizations=(OTHER_ORG_ID,), label="Globex only", id="fake0key0org0scoped"
+            ),
+            NO_TOOL_KEY: Key(frozenset({"feature_flag:read"}), label="Flags", id="fake0key0flags"),
         }
+        self.key_last_used: dict[str, datetime] = {}  # key value -> when PostHog last recorded a use
         self.projects: dict[int, str] = {PROJECT_ID: ORG_ID, OTHER_PROJECT_ID: ORG_ID, FOREIGN_PROJECT_ID: OTHER_ORG_ID}
+        self.project_names: dict[int, str] = {
+            PROJECT_ID: PROJECT_NAME,
+            OTHER_PROJECT_ID: OTHER_PROJECT_NAME,
+            FOREIGN_PROJECT_ID: FOREIGN_PROJECT_NAME,
+        }
+        self.organization_names: dict[str, str] = {ORG_ID: ORG_NAME, OTHER_ORG_ID: OTHER_ORG_NAME}
         self.member_organizations: set[str] = {ORG_ID}
         self.roles: dict[str, str] = {ROLE_ID: ORG_ID, OTHER_ROLE_ID: ORG_ID, FOREIGN_ROLE_ID: OTHER_ORG_ID}
         self.integrations: dict[int, Integration] = {}
@@ -732,7 +787,18 @@ class FakePostHog:
         project = r"^/api/projects/(?P<project>[^/]+)/integrations"
         org = r"^/api/organizations/(?P<org>[^/]+)"
         anthropic = "(?P<resource>" + "|".join(_ANTHROPIC_RESOURCES) + ")"
-        table: list[tuple[str, dict[str, tuple[str, _Handler]]]] = [
+        project_detail = r"^/api/projects/(?P<project>[^/]+)/?$"
+        org_detail = org + r"/?$"
+        refused = (None, self._personal_api_key_refused)  # a personal API key may only read its own record
+        table: list[tuple[str, dict[str, tuple[str | None, _Handler]]]] = [
+            (r"^/api/personal_api_keys/?$", {"GET": refused, "POST": refused}),
+            (
+                r"^/api/personal_api_keys/(?P<id>[^/]+)/?$",
+                {"GET": (None, self._retrieve_personal_api_key), "PUT": refused, "PATCH": refused, "DELETE": refused},
+            ),
+            (r"^/api/users/(?P<user>[^/]+)/?$", {"GET": ("user:read", self._retrieve_user)}),
+            (project_detail, {"GET": ("project:read", self._retrieve_project)}),
+            (org_detail, {"GET": ("organization:read", self._retrieve_organization)}),
             (
                 project + r"/?$",
                 {
@@ -772,7 +838,10 @@ class FakePostHog:
                 {"DELETE": ("organization:write", self._delete_role_reference)},
             ),
         ]
-        return [_Route(re.compile(pattern), methods) for pattern, methods in table]
+        return [
+            _Route(re.compile(pattern), methods, filters_scoped_organizations=pattern in (project_detail, org_detail))
+            for pattern, methods in table
+        ]
 
     async def _respond(self, request: Request) -> Response:
         raw_body = await request.body()
@@ -802,28 +871,60 @@ class FakePostHog:
                 break
         else:
             raise _not_found()
-        key = self._authenticate(request.headers.get("authorization"))
+        value, key = self._authenticate(request.headers.get("authorization"))
         method = "GET" if request.method == "HEAD" else request.method
         if method not in route.methods:
             detail = f'Method "{request.method}" not allowed.'
             raise _Fail(_error(405, "invalid_request", "method_not_allowed", detail))
         scope, handler = route.methods[method]
-        if route.on_organization and key.project_scoped:
-            raise _forbidden("API keys with scoped projects are only supported on project-based endpoints.")
-        if not _has_scope(key, scope):
-            raise _forbidden(f"API key missing required scope '{scope}'")
-        return handler(_Call(request, key, match.groupdict(), query, raw_body))
+        call = _Call(request, key, match.groupdict(), query, raw_body, value)
+        if scope is not None:
+            self._check_reach(call, route, scope)
+            if not _has_scope(key, scope):
+                raise _forbidden(f"API key missing required scope '{scope}'")
+        return handler(call)
 
-    def _authenticate(self, header: str | None) -> Key:
+    def _authenticate(self, header: str | None) -> tuple[str, Key]:
         match = re.match(r"^Bearer\s+(\S.+)$", header or "")
         if not match:
             detail = "Authentication credentials were not provided."
             raise _Fail(_error(401, "authentication_error", "not_authenticated", detail))
-        key = self.keys.get(match.group(1).strip())
+        value = match.group(1).strip()
+        key = self.keys.get(value)
         if key is None:
             detail = "Personal API key found in request Authorization header is invalid."
             raise _Fail(_error(401, "authentication_error", "authentication_failed", detail))
-        return key
+        now = datetime.now(UTC)
+        last_used = self.key_last_used.get(value)
+        if last_used is None or now - last_used > timedelta(hours=1):  # PostHog saves a use at most hourly
+            self.key_last_used[value] = now
+        return value, key
+
+    def _check_reach(self, call: _Call, route: _Route, scope: str) -> None:
+        """PostHog's check of a key limited to some projects or organizations (before its scope check)."""
+        key = call.key
+        if scope.startswith("user:"):
+            return  # /api/users/@me/ is exempt from project and organization limits
+        if route.on_organization:
+            if key.scoped_teams:
+                raise _forbidden("API keys with scoped projects are only supported on project-based endpoints.")
+            if key.scoped_organizations:
+                org_id = self._organization(call)
+                if org_id not in key.scoped_organizations:
+                    # The organization viewset filters by the key's organizations, except for @current.
+                    if route.filters_scoped_organizations and call.path_params["org"] != "@current":
+                        raise _not_found()
+                    raise _forbidden(f"API key does not have access to the requested organization: ID {org_id}.")
+        elif route.on_project and (key.scoped_teams or key.scoped_organizations):
+            project_id = self._project(call)
+            org_id = self.projects[project_id]
+            outside_orgs = bool(key.scoped_organizations) and org_id not in (key.scoped_organizations or ())
+            if outside_orgs and route.filters_scoped_organizations:
+                raise _not_found()  # the project viewset filters by the key's organizations, @current too
+            if key.scoped_teams and project_id not in key.scoped_teams:
+                raise _forbidden(f"API key does not have access to the requested project: ID {project_id}.")
+            if outside_orgs:
+                raise _forbidden(f"API key does not have access to the requested organization: ID {org_id}.")
 
     # --- Lookups shared by the handlers -------------------------------------------------------------------------
 
@@ -858,6 +959,143 @@ class FakePostHog:
 
     def _creator(self, call: _Call) -> dict[str, Any]:
         return USER if call.key.admin else MEMBER_USER
+
+    # --- The key's reach: its own record, its owner, a project, an organization ---------------------------------
+
+    def _personal_api_key_refused(self, call: _Call) -> Response:
+        raise _forbidden("This action does not support Personal API Key access")
+
+    def _retrieve_personal_api_key(self, call: _Call) -> Response:
+        """PostHog's PersonalAPIKeySerializer of the calling key; any valid key may read it, whatever its scopes."""
+        lookup, key = call.path_params["id"], call.key
+        if lookup not in ("@current", key.id):
+            if any(other.id == lookup and other.admin == key.admin for other in self.keys.values()):
+                raise _forbidden("This action does not support Personal API Key access")  # the owner's other key
+            raise _not_found()
+        last_used = self.key_last_used.get(call.key_value)
+        record = {
+            "id": key.id,
+            "label": key.label,
+            "description": None,
+            "value": None,  # only ever shown when the key is created or rolled
+            "mask_value": f"{call.key_value[:4]}...{call.key_value[-4:]}",
+            "created_at": _seed_time(0),
+            "last_used_at": _timestamp(last_used) if last_used else None,
+            "last_rolled_at": None,
+            "user_id": self._creator(call)["id"],
+            "is_legacy_hashing": False,
+            "scopes": sorted(key.scopes) or ["*"],
+            "scoped_teams": None if key.scoped_teams is None else list(key.scoped_teams),
+            "scoped_organizations": None if key.scoped_organizations is None else list(key.scoped_organizations),
+            "local_dev_value": None,
+        }
+        return JSONResponse(record)
+
+    def _retrieve_user(self, call: _Call) -> Response:
+        """A subset of PostHog's UserSerializer for the key's owner."""
+        if call.path_params["user"] != "@me":
+            raise _forbidden("As a non-staff user you're only allowed to access the `@me` user instance.")
+        user = self._creator(call)
+        level = self._membership_level(call.key)
+        record = {
+            "date_joined": _seed_time(0),
+            **{name: user[name] for name in ("uuid", "distinct_id", "first_name", "last_name", "email")},
+            "pending_email": None,
+            "is_email_verified": user["is_email_verified"],
+            "has_password": True,
+            "id": user["id"],
+            "is_staff": False,
+            "is_impersonated": False,
+            "team": self._team_basic(PROJECT_ID),
+            "organization": self._organization_record(ORG_ID, level),
+            "organizations": [self._organization_basic(org_id, level) for org_id in sorted(self.member_organizations)],
+            "is_2fa_enabled": False,
+            "has_social_auth": False,
+            "theme_mode": None,
+            "hedgehog_config": copy.deepcopy(user["hedgehog_config"]),
+            "role_at_organization": user["role_at_organization"],
+        }
+        return JSONResponse(record)
+
+    def _retrieve_project(self, call: _Call) -> Response:
+        """A subset of PostHog's ProjectBackwardCompatSerializer."""
+        project_id = self._project(call)
+        record = {
+            **self._team_basic(project_id),
+            "product_description": None,
+            "created_at": _seed_time(project_id),
+            "updated_at": _seed_time(project_id),
+            "effective_membership_level": self._membership_level(call.key),
+            "has_group_types": False,
+            "group_types": [],
+            "app_urls": [],
+            "week_start_day": None,
+        }
+        del record["project_id"]  # only in the basic (list) shape
+        return JSONResponse(record)
+
+    def _retrieve_organization(self, call: _Call) -> Response:
+        return JSONResponse(self._organization_record(self._organization(call), self._membership_level(call.key)))
+
+    @staticmethod
+    def _membership_level(key: Key) -> int:
+        return ADMIN_LEVEL if key.admin else MEMBER_LEVEL
+
+    def _team_basic(self, project_id: int) -> dict[str, Any]:
+        """PostHog's TeamBasicSerializer (the `team` of a user, the `teams` of an organization)."""
+        return {
+            "id": project_id,
+            "uuid": f"0192f5a8-7c1e-7000-8000-{project_id:012x}",
+            "organization": self.projects[project_id],
+            "project_id": project_id,
+            "api_token": f"phc_fake_project_token_{project_id:04d}",  # the public capture token, not a secret
+            "name": self.project_names[project_id],
+            "completed_snippet_onboarding": True,
+            "has_completed_onboarding_for": {"product_analytics": True},
+            "ingested_event": True,
+            "is_demo": False,
+            "timezone": "UTC",
+            "access_control": False,
+        }
+
+    def _organization_basic(self, org_id: str, level: int) -> dict[str, Any]:
+        """PostHog's OrganizationBasicSerializer (a user's `organizations`)."""
+        name = self.organization_names[org_id]
+        return {
+            "id": org_id,
+            "name": name,
+            "slug": name.lower(),
+            "logo_media_id": None,
+            "membership_level": level,
+            "members_can_use_personal_api_keys": True,
+            "is_active": True,
+            "is_not_active_reason": None,
+            "is_pending_deletion": False,
+        }
+
+    def _organization_record(self, org_id: str, level: int) -> dict[str, Any]:
+        """A subset of PostHog's OrganizationSerializer."""
+        projects = sorted(project for project, owner in self.projects.items() if owner == org_id)
+        return {
+            "id": org_id,
+            "name": self.organization_names[org_id],
+            "slug": self.organization_names[org_id].lower(),
+            "logo_media_id": None,
+            "created_at": _seed_time(0),
+            "updated_at": _seed_time(0),
+            "membership_level": level,
+            "teams": [self._team_basic(project) for project in projects],
+            "projects": [
+                {"id": project, "organization_id": org_id, "name": self.project_names[project]} for project in projects
+            ],
+            "available_product_features": [],
+            "metadata": {"instance_tag": "none"},
+            "customer_id": None,
+            "enforce_2fa": None,
+            "members_can_invite": True,
+            "members_can_use_personal_api_keys": True,
+            "member_count": 2,
+        }
 
     # --- Project integrations -----------------------------------------------------------------------------------
 

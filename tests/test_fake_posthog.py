@@ -9,28 +9,41 @@ import httpx
 import pytest
 
 from tests.fake_posthog import (
+    ADMIN_LEVEL,
     ANTHROPIC_INTEGRATION_ID,
+    FOREIGN_PROJECT_ID,
     FULL_KEY,
     GITHUB_INTEGRATION_ID,
     IN_USE_INTEGRATION_ID,
     IN_USE_MESSAGE,
     INTEGRATION_KEY,
+    INTEGRATION_ONLY_KEY,
     INVALID_KEY,
     MEMBER_KEY,
+    MEMBER_LEVEL,
+    MEMBER_USER,
+    NO_TOOL_KEY,
     NON_CONNECTABLE_ORG_INTEGRATION_ID,
     ORG_ID,
+    ORG_NAME,
+    ORG_SCOPED_KEY,
+    OTHER_ORG_ID,
     OTHER_PROJECT_ID,
     OTHER_PROJECT_INTEGRATION_ID,
     OTHER_PROJECT_VERCEL_INTEGRATION_ID,
     PROJECT_ID,
+    PROJECT_NAME,
     PROJECT_SCOPED_KEY,
     PROJECT_VERCEL_INTEGRATION_ID,
     READ_KEY,
+    READ_ONLY_KEY,
     ROLE_ID,
     SLACK_INTEGRATION_ID,
     UNPAID_ORG_INTEGRATION_ID,
+    USER,
     VERCEL_ORG_INTEGRATION_ID,
     FakePostHog,
+    Key,
     Recorded,
     running,
 )
@@ -40,6 +53,9 @@ pytestmark = pytest.mark.anyio
 INTEGRATIONS = f"/api/projects/{PROJECT_ID}/integrations/"
 REFERENCES = f"/api/organizations/{ORG_ID}/role_external_references/"
 ORG_INTEGRATIONS = f"/api/organizations/{ORG_ID}/integrations/"
+MY_KEY = "/api/personal_api_keys/@current/"
+ME = "/api/users/@me/"
+NOT_ON_ORGANIZATIONS = "API keys with scoped projects are only supported on project-based endpoints."
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -427,6 +443,188 @@ async def test_role_reference_create_then_delete(http: httpx.AsyncClient, fake: 
     assert row["created_by"]["email"] == "ada@example.com"
     assert (await http.delete(f"{REFERENCES}{row['id']}/")).status_code == 204
     assert (await http.delete(f"{REFERENCES}{row['id']}/")).status_code == 404
+
+
+# The key's reach: its own record, its owner, a project, an organization
+
+
+async def test_own_key_record_needs_no_scope_and_never_shows_the_value(http: httpx.AsyncClient) -> None:
+    response = await http.get("/api/personal_api_keys/@current", headers=bearer(NO_TOOL_KEY))
+    assert response.status_code == 200
+    record = response.json()
+    assert set(record) == {
+        *("id", "label", "description", "value", "mask_value", "created_at", "last_used_at", "last_rolled_at"),
+        *("user_id", "is_legacy_hashing", "scopes", "scoped_teams", "scoped_organizations", "local_dev_value"),
+    }
+    assert (record["value"], record["mask_value"], record["user_id"]) == (None, "phx_...0000", USER["id"])
+    assert (record["scopes"], record["scoped_teams"], record["scoped_organizations"]) == (["feature_flag:read"], [], [])
+    assert record["last_used_at"] is not None  # this very request used it
+    assert NO_TOOL_KEY not in response.text
+    by_id = await http.get(f"/api/personal_api_keys/{record['id']}/", headers=bearer(NO_TOOL_KEY))
+    assert by_id.json() == record
+
+
+@pytest.mark.parametrize(
+    ("key", "scopes", "scoped_teams", "scoped_organizations"),
+    [
+        (FULL_KEY, ["*"], [], []),
+        (READ_ONLY_KEY, ["integration:read", "organization:read", "project:read", "user:read"], [], []),
+        (INTEGRATION_ONLY_KEY, ["integration:read", "integration:write"], [], []),
+        (PROJECT_SCOPED_KEY, ["*"], [PROJECT_ID], []),
+        (ORG_SCOPED_KEY, ["*"], [], [OTHER_ORG_ID]),
+    ],
+)
+async def test_own_key_record_tells_scopes_and_limits(
+    http: httpx.AsyncClient, key: str, scopes: list[str], scoped_teams: list[int], scoped_organizations: list[str]
+) -> None:
+    record = (await http.get(MY_KEY, headers=bearer(key))).json()
+    assert (record["scopes"], record["scoped_teams"], record["scoped_organizations"]) == (
+        scopes,
+        scoped_teams,
+        scoped_organizations,
+    )
+
+
+async def test_a_key_from_before_key_limits_answers_null_limits(http: httpx.AsyncClient, fake: FakePostHog) -> None:
+    legacy = "phx_legacy_key_0000000000000000000000000000000"
+    fake.keys[legacy] = Key(frozenset({"*"}), scoped_teams=None, scoped_organizations=None)
+    record = (await http.get(MY_KEY, headers=bearer(legacy))).json()
+    assert (record["scoped_teams"], record["scoped_organizations"]) == (None, None)
+    assert (await http.get(REFERENCES, headers=bearer(legacy))).status_code == 200
+
+
+async def test_a_key_may_only_read_its_own_record(http: httpx.AsyncClient, fake: FakePostHog) -> None:
+    own_other = fake.keys[READ_KEY].id  # another key of the same user
+    for method, path in (
+        ("GET", f"/api/personal_api_keys/{own_other}/"),
+        ("DELETE", MY_KEY),
+        ("GET", "/api/personal_api_keys/"),
+    ):
+        response = await http.request(method, path)
+        assert response.status_code == 403
+        assert response.json()["detail"] == "This action does not support Personal API Key access"
+    assert (await http.get(f"/api/personal_api_keys/{fake.keys[MEMBER_KEY].id}/")).status_code == 404
+    assert (await http.get(MY_KEY, headers=bearer(INVALID_KEY))).status_code == 401
+
+
+async def test_me_is_the_key_owner_with_current_project_and_organization(http: httpx.AsyncClient) -> None:
+    me = (await http.get("/api/users/@me")).json()
+    assert (me["uuid"], me["email"], me["distinct_id"]) == (USER["uuid"], USER["email"], USER["distinct_id"])
+    assert (me["team"]["id"], me["team"]["name"], me["team"]["organization"]) == (PROJECT_ID, PROJECT_NAME, ORG_ID)
+    assert (me["organization"]["id"], me["organization"]["name"]) == (ORG_ID, ORG_NAME)
+    assert [(org["id"], org["name"]) for org in me["organizations"]] == [(ORG_ID, ORG_NAME)]
+    member = (await http.get(ME, headers=bearer(MEMBER_KEY))).json()
+    assert (member["email"], member["organization"]["membership_level"]) == (MEMBER_USER["email"], MEMBER_LEVEL)
+
+
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [(READ_ONLY_KEY, 200), (PROJECT_SCOPED_KEY, 200), (ORG_SCOPED_KEY, 200), (READ_KEY, 403), (NO_TOOL_KEY, 403)],
+)
+async def test_me_needs_user_read_and_ignores_key_limits(http: httpx.AsyncClient, key: str, status: int) -> None:
+    response = await http.get(ME, headers=bearer(key))
+    assert response.status_code == status
+    if status == 403:
+        assert response.json() == error(
+            "authentication_error", "permission_denied", "API key missing required scope 'user:read'"
+        )
+
+
+async def test_another_user_is_refused_to_a_non_staff_key(http: httpx.AsyncClient) -> None:
+    response = await http.get(f"/api/users/{USER['uuid']}/")
+    assert response.status_code == 403
+    assert response.json()["detail"] == "As a non-staff user you're only allowed to access the `@me` user instance."
+
+
+async def test_project_by_id_or_current(http: httpx.AsyncClient) -> None:
+    project = (await http.get(f"/api/projects/{PROJECT_ID}/", headers=bearer(READ_ONLY_KEY))).json()
+    assert (project["id"], project["name"], project["organization"]) == (PROJECT_ID, PROJECT_NAME, ORG_ID)
+    assert project["effective_membership_level"] == ADMIN_LEVEL
+    assert (await http.get("/api/projects/@current")).json() == project
+    other = (await http.get(f"/api/projects/{OTHER_PROJECT_ID}/")).json()
+    assert (other["id"], other["organization"]) == (OTHER_PROJECT_ID, ORG_ID)
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "status", "detail"),
+    [
+        (f"/api/projects/{FOREIGN_PROJECT_ID}/", FULL_KEY, 404, "Not found."),
+        ("/api/projects/999/", FULL_KEY, 404, "Not found."),
+        ("/api/projects/abc/", FULL_KEY, 404, "Not found."),
+        (f"/api/projects/{PROJECT_ID}/", NO_TOOL_KEY, 403, "API key missing required scope 'project:read'"),
+        (f"/api/projects/{PROJECT_ID}/", INTEGRATION_KEY, 403, "API key missing required scope 'project:read'"),
+        (
+            f"/api/projects/{OTHER_PROJECT_ID}/",
+            PROJECT_SCOPED_KEY,
+            403,
+            f"API key does not have access to the requested project: ID {OTHER_PROJECT_ID}.",
+        ),
+        (f"/api/projects/{PROJECT_ID}/", ORG_SCOPED_KEY, 404, "Not found."),
+        ("/api/projects/@current/", ORG_SCOPED_KEY, 404, "Not found."),
+    ],
+)
+async def test_project_refusals(http: httpx.AsyncClient, path: str, key: str, status: int, detail: str) -> None:
+    response = await http.get(path, headers=bearer(key))
+    assert (response.status_code, response.json()["detail"]) == (status, detail)
+
+
+async def test_project_scoped_key_reaches_its_own_project_only(http: httpx.AsyncClient) -> None:
+    assert (await http.get(f"/api/projects/{PROJECT_ID}/", headers=bearer(PROJECT_SCOPED_KEY))).status_code == 200
+    response = await http.get(f"/api/projects/{OTHER_PROJECT_ID}/integrations/", headers=bearer(PROJECT_SCOPED_KEY))
+    assert response.status_code == 403
+    assert response.json()["detail"] == f"API key does not have access to the requested project: ID {OTHER_PROJECT_ID}."
+
+
+async def test_organization_by_id_or_current(http: httpx.AsyncClient) -> None:
+    org = (await http.get(f"/api/organizations/{ORG_ID}/", headers=bearer(READ_ONLY_KEY))).json()
+    assert (org["id"], org["name"], org["slug"], org["membership_level"]) == (ORG_ID, ORG_NAME, "acme", ADMIN_LEVEL)
+    assert [project["id"] for project in org["projects"]] == [PROJECT_ID, OTHER_PROJECT_ID]
+    assert (await http.get("/api/organizations/@current")).json() == org
+    member = (await http.get("/api/organizations/@current/", headers=bearer(MEMBER_KEY))).json()
+    assert member["membership_level"] == MEMBER_LEVEL
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "status", "detail"),
+    [
+        (f"/api/organizations/{OTHER_ORG_ID}/", FULL_KEY, 404, "Not found."),
+        ("/api/organizations/not-a-uuid/", FULL_KEY, 404, "Not found."),
+        ("/api/organizations/@current/", INTEGRATION_KEY, 403, "API key missing required scope 'organization:read'"),
+        ("/api/organizations/@current/", PROJECT_SCOPED_KEY, 403, NOT_ON_ORGANIZATIONS),
+        (f"/api/organizations/{ORG_ID}/", ORG_SCOPED_KEY, 404, "Not found."),  # the lookup filters by the key's orgs
+        (
+            "/api/organizations/@current/",
+            ORG_SCOPED_KEY,
+            403,
+            f"API key does not have access to the requested organization: ID {ORG_ID}.",
+        ),
+    ],
+)
+async def test_organization_refusals(http: httpx.AsyncClient, path: str, key: str, status: int, detail: str) -> None:
+    response = await http.get(path, headers=bearer(key))
+    assert (response.status_code, response.json()["detail"]) == (status, detail)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", REFERENCES), ("DELETE", f"{ORG_INTEGRATIONS}{VERCEL_ORG_INTEGRATION_ID}/"), ("GET", INTEGRATIONS)],
+)
+async def test_org_scoped_key_is_refused_outside_its_organization(
+    http: httpx.AsyncClient, fake: FakePostHog, method: str, path: str
+) -> None:
+    response = await http.request(method, path, headers=bearer(ORG_SCOPED_KEY))
+    assert response.status_code == 403
+    assert response.json()["detail"] == f"API key does not have access to the requested organization: ID {ORG_ID}."
+    assert VERCEL_ORG_INTEGRATION_ID in fake.organization_integrations
+
+
+async def test_no_tool_key_is_refused_by_every_integration_endpoint(http: httpx.AsyncClient) -> None:
+    for method, path in (
+        ("GET", INTEGRATIONS),
+        ("GET", REFERENCES),
+        ("DELETE", f"{ORG_INTEGRATIONS}{VERCEL_ORG_INTEGRATION_ID}/"),
+    ):
+        assert (await http.request(method, path, headers=bearer(NO_TOOL_KEY))).status_code == 403
 
 
 # A real socket

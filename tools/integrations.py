@@ -60,7 +60,8 @@ class CreateArguments(ProjectArguments):
     config: dict[str, Any] = Field(
         description="The kind's credentials and settings, e.g. anthropic {api_key, workspace_label?}; twilio "
         "{account_sid, auth_token}; databricks {server_hostname, client_id, client_secret}; azure-blob "
-        "{connection_string}; gitlab {hostname, project_id, project_access_token}; email {email, name, provider}."
+        "{connection_string}; gitlab {hostname, project_id, project_access_token}; email {email, name, provider}. "
+        'Any value may be {"$env": "NAME"}: the server fills in environment variable NAME.'
     )
 
 
@@ -144,8 +145,9 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         "azure-blob, aws-s3, postgresql, gitlab, email, …) to the project; PostHog checks the credentials. "
         "Kinds that need a browser (OAuth kinds such as slack or hubspot, github, google-pubsub, "
         "google-cloud-storage) are refused without sending anything: the user connects them in PostHog. "
-        "Creating the same kind and account again overwrites it. Needs integration:write. Returns the new "
-        "integration.",
+        "Creating the same kind and account again overwrites it. A credential can stay out of the conversation: "
+        'write it as {"$env": "NAME"} and the server reads environment variable NAME, if its operator allows that '
+        "variable. Needs integration:write. Returns the new integration.",
         method="POST",
         path=PATH,
         scope="integration:write",
@@ -160,6 +162,8 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         description="Disconnect and delete a project integration. PostHog revokes its tokens at the provider, so "
         "this cannot be undone and whatever uses it stops working; PostHog refuses while active workflows use it. "
         "Needs integration:write. Returns {deleted, id}.",
+        loss="PostHog revokes its tokens at the provider, so this cannot be undone, and whatever uses it (alerts, "
+        "destinations, workflows) stops working.",
         method="DELETE",
         path=ITEM,
         scope="integration:write",

@@ -33,6 +33,8 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         "installation and deletes every project-level Vercel integration of the organization; it cannot be undone. "
         "Refused while invoices are unpaid. Needs organization_integration:write and organization admin. "
         "Returns {deleted, id}.",
+        loss="This uninstalls the Vercel marketplace installation and deletes every project-level Vercel "
+        "integration of the organization; it cannot be undone.",
         method="DELETE",
         path=ITEM,
         scope="organization_integration:write",

@@ -105,6 +105,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         title="Delete a role external reference",
         description="Delete a role external reference: the external role stops mapping to its PostHog role. "
         "Needs organization:write and organization admin. Returns {deleted, id}.",
+        loss="The external role stops mapping to its PostHog role.",
         method="DELETE",
         path=PATH + "{id}/",
         scope="organization:write",

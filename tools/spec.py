@@ -66,6 +66,8 @@ class ToolSpec(Generic[ArgsT]):
     arguments: type[ArgsT]
     result: ResultShape
     refuse: Callable[[ArgsT, Target], str | None] | None = None
+    loss: str = ""
+    """For a destructive tool: what the user loses, shown when they are asked to confirm."""
 
     @property
     def annotations(self) -> Annotations:
