@@ -6,6 +6,7 @@ import importlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -78,6 +79,7 @@ async def connected(
     mode: str = "auto",
     clock: FakeClock | None = None,
     options: Options = NO_SCOPE_CHECK,
+    **client: Any,
 ) -> AsyncIterator[Client]:
     """The server, configured by `env` (a key by default) and wired to the fake through httpx's ASGI transport.
 
@@ -87,8 +89,8 @@ async def connected(
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, **(env or {})})
     transport = httpx.ASGITransport(app=fake.app)
     server = build_server(settings, options, transport=transport, retry=(clock or FakeClock()).policy())
-    async with Client(server, mode=mode) as client:
-        yield client
+    async with Client(server, mode=mode, **client) as connection:
+        yield connection
 
 
 @pytest.fixture
