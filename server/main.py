@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from server.app import build_server
 from server.config import Settings
+from server.doctor import doctor
 from server.options import Options, parse_options
 
 logger = logging.getLogger("server")
@@ -56,5 +57,7 @@ def main() -> None:
     configure_logging(os.environ.get("POSTHOG_MCP_LOG_LEVEL", ""), settings.api_key)
     for message in settings.notices + settings.problems:
         logger.warning(message)
+    if options.command == "doctor":
+        sys.exit(anyio.run(doctor, settings, options))
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings, options)
