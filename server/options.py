@@ -36,7 +36,7 @@ class Options:
 
 def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Options:
     """The options, or exit with a usage error that lists the valid names."""
-    parser = _parser()
+    parser = argument_parser()
     flags = parser.parse_args(argv)
 
     def setting(flag: str | None, variable: str) -> str:
@@ -78,7 +78,7 @@ def _split(names: str) -> set[str]:
     return {name.strip() for name in names.split(",") if name.strip()}
 
 
-def _parser() -> argparse.ArgumentParser:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="posthog-integrations-mcp",
         description="MCP server for PostHog's integrations API, over stdio. PostHog itself is configured in the "

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+from server.options import argument_parser
 from tools import TOOLS
 
 README = Path(__file__).parents[1] / "README.md"
@@ -21,3 +24,21 @@ def tool_reference() -> str:
 
 def test_readme_tool_reference_matches_the_registry() -> None:
     assert tool_reference() in README.read_text(), "README's tool table drifted; paste this:\n" + tool_reference()
+
+
+def test_readme_documents_every_flag_and_its_variable() -> None:
+    readme = README.read_text()
+    for action in argument_parser()._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and flag not in ("--help", "--version"):
+                assert f"`{flag}" in readme, flag
+        for variable in re.findall(r"\[(POSTHOG_MCP_[A-Z_]+)", action.help or ""):
+            assert f"`{variable}" in readme, variable
+
+
+def test_every_json_example_in_the_readme_parses() -> None:
+    blocks = re.findall(r"```json\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    assert len(blocks) >= 3
+    for block in blocks:
+        json.loads(block)
+    json.loads((README.parent / "mcp.json.example").read_text())
