@@ -11,18 +11,21 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from starlette.responses import Response
 
 from server import __version__
 from server.options import Options, parse_options
 from tests.conftest import connected
 from tests.fake_posthog import (
+    FULL_KEY,
     INTEGRATION_KEY,
     NO_TOOL_KEY,
     PROJECT_SCOPED_KEY,
     READ_ONLY_KEY,
     FakePostHog,
     Recorded,
+    running,
 )
 from tools import TOOLS
 
@@ -225,3 +228,15 @@ async def test_a_good_key_logs_no_warning(fake: FakePostHog, caplog: pytest.LogC
     async with connected(fake, options=Options()) as client:
         await listed(client)
     assert caplog.records == []
+
+
+async def test_the_installed_server_takes_flags_over_variables(fake: FakePostHog) -> None:
+    async with running(fake) as url:
+        env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url, "POSTHOG_MCP_READ_ONLY": "0"}
+        server = StdioServerParameters(
+            command=str(SCRIPT), args=["--read-only", "--exclude-tools", "integrations-get"], env=env
+        )
+        async with Client(server, mode="legacy") as client:
+            assert client.server_capabilities.tools is not None
+            assert client.server_capabilities.tools.list_changed is True
+            assert await listed(client) == [name for name in READS if name != "integrations-get"]
