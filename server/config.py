@@ -21,6 +21,8 @@ DEFAULT_HOST = "https://us.posthog.com"
 SHORTHANDS = {"us": "https://us.posthog.com", "eu": "https://eu.posthog.com"}
 CAPTURE_HOSTS = {"us.i.posthog.com": "us.posthog.com", "eu.i.posthog.com": "eu.posthog.com"}
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RESULT_TOKENS = 20_000
+CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Settings:
     project_id: str | None
     organization_id: str | None
     timeout: float
+    max_result_tokens: int
+    """Results longer than this many tokens (at 4 characters each) lose trailing list items."""
     problems: tuple[str, ...]
     """What keeps calls from working, each sentence saying what to fix; empty when all is well."""
     notices: tuple[str, ...]
@@ -46,6 +50,7 @@ class Settings:
             project_id=_project_id(environ.get("POSTHOG_PROJECT_ID", ""), problems),
             organization_id=_organization_id(environ.get("POSTHOG_ORGANIZATION_ID", ""), problems),
             timeout=_timeout(environ.get("POSTHOG_MCP_TIMEOUT", ""), problems),
+            max_result_tokens=_max_result_tokens(environ.get("POSTHOG_MCP_MAX_RESULT_TOKENS", ""), problems),
             problems=tuple(problems),
             notices=tuple(notices),
         )
@@ -138,3 +143,12 @@ def _timeout(raw: str, problems: list[str]) -> float:
         problems.append(f"POSTHOG_MCP_TIMEOUT {raw!r} is not a number of seconds between 0 and 600.")
         return DEFAULT_TIMEOUT
     return seconds
+
+
+def _max_result_tokens(raw: str, problems: list[str]) -> int:
+    if not raw.strip():
+        return DEFAULT_MAX_RESULT_TOKENS
+    if not raw.strip().isdigit() or int(raw) < 500:
+        problems.append(f"POSTHOG_MCP_MAX_RESULT_TOKENS {raw!r} is not a number of tokens of at least 500.")
+        return DEFAULT_MAX_RESULT_TOKENS
+    return int(raw)

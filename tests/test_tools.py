@@ -75,7 +75,16 @@ async def test_list_passes_filters_and_pages_with_next_offset(client: Client, fa
         "count": 2,
         "next": "https://us.posthog.com/api/projects/1/integrations/?kind=anthropic&limit=1&offset=1",
         "previous": None,
-        "results": [fake.integrations[ANTHROPIC_INTEGRATION_ID].public()],
+        "results": [
+            {
+                "id": ANTHROPIC_INTEGRATION_ID,
+                "kind": "anthropic",
+                "config": {"workspace_label": "Production"},
+                "created_at": fake.integrations[ANTHROPIC_INTEGRATION_ID].created_at,
+                "created_by": {"id": USER["id"], "email": USER["email"]},
+                "display_name": "Production",
+            }
+        ],
         "next_offset": 1,
     }
     assert_result(result, expected)
@@ -200,7 +209,8 @@ async def test_role_references_list_filters_and_pages(client: Client, fake: Fake
     query = {"provider": "github", "role_id": ROLE_ID, "limit": "1"}
     assert_sent(fake, "GET", f"/api/organizations/{ORG}/role_external_references/", query)
     reference = fake.role_external_references[GITHUB_ROLE_REFERENCE_ID].public()
-    assert_result(result, {"count": 1, "next": None, "previous": None, "results": [reference]})
+    short = {**reference, "created_by": {"id": USER["id"], "email": USER["email"]}}
+    assert_result(result, {"count": 1, "next": None, "previous": None, "results": [short]})
 
 
 async def test_role_references_list_defaults_to_the_current_organization(client: Client, fake: FakePostHog) -> None:

@@ -31,8 +31,8 @@ Id = Annotated[int, Strict(), Field(ge=1), _LENIENT]
 """A positive integer id, or a string of its digits; never a float, a boolean or anything else."""
 PageSize = Annotated[int, Strict(), Field(ge=1, le=100), _LENIENT]
 Offset = Annotated[int, Strict(), Field(ge=0), _LENIENT]
-Limit = Annotated[PageSize | None, Field(description="Page size (default and maximum 100).")]
-Skip = Annotated[Offset | None, Field(description="Rows to skip: next_offset of the previous page.")]
+Limit = Annotated[PageSize | None, Field(description="Page size.")]
+Skip = Annotated[Offset | None, Field(description="next_offset of the previous page.")]
 
 
 class Arguments(BaseModel):
@@ -47,15 +47,14 @@ class Arguments(BaseModel):
 class ProjectArguments(Arguments):
     project_id: Id | None = Field(
         None,
-        description="Project id. Default: POSTHOG_PROJECT_ID if the server sets it, else your current project.",
+        description="Default: POSTHOG_PROJECT_ID or your current project.",
     )
 
 
 class OrganizationArguments(Arguments):
     organization_id: UUID | None = Field(
         None,
-        description="Organization id (UUID). Default: POSTHOG_ORGANIZATION_ID if the server sets it, "
-        "else your current organization.",
+        description="UUID. Default: POSTHOG_ORGANIZATION_ID or your current one.",
     )
 
 

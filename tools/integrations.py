@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tools.arguments import Id, Limit, ProjectArguments, Skip
-from tools.results import NULLABLE_STRING, CursorPage, Deleted, OffsetPage, Record
+from tools.results import CursorPage, Deleted, OffsetPage, Record
 from tools.spec import CURRENT, Target, ToolSpec
 
 ListedKind = Literal[
@@ -39,36 +39,32 @@ FILE_UPLOAD_KINDS = frozenset({"google-pubsub", "google-cloud-storage"})
 PATH = "/api/projects/{project_id}/integrations/"
 ITEM = "/api/projects/{project_id}/integrations/{id}/"
 
-INTEGRATION = {
-    "type": "object",
-    "properties": {"id": {"type": "integer"}, "kind": {"type": "string"}, "display_name": NULLABLE_STRING},
-}
+ROW = {"type": "object"}
 
 
 class ListArguments(ProjectArguments):
-    kind: ListedKind | None = Field(None, description="Only integrations of this kind.")
+    kind: str | None = Field(None, min_length=1, description="Only this kind, e.g. slack.")
     limit: Limit = None
     offset: Skip = None
 
 
 class ItemArguments(ProjectArguments):
-    id: Id = Field(description="The integration's id (from integrations-list).")
+    id: Id = Field(description="Integration id (integrations-list).")
 
 
 class CreateArguments(ProjectArguments):
     kind: Kind = Field(description="The kind of integration.")
     config: dict[str, Any] = Field(
-        description="The kind's credentials and settings, e.g. anthropic {api_key, workspace_label?}; twilio "
-        "{account_sid, auth_token}; databricks {server_hostname, client_id, client_secret}; azure-blob "
-        "{connection_string}; gitlab {hostname, project_id, project_access_token}; email {email, name, provider}. "
-        'Any value may be {"$env": "NAME"}: the server fills in environment variable NAME.'
+        description="Credentials, e.g. anthropic {api_key}, twilio {account_sid, auth_token}, databricks "
+        "{server_hostname, client_id, client_secret}, azure-blob {connection_string}. Any value may be "
+        '{"$env": "NAME"}: the server reads NAME from its environment, keeping the secret out of the chat.'
     )
 
 
 class AnthropicListArguments(ItemArguments):
     limit: Limit = None
-    after: str | None = Field(None, min_length=1, description="Cursor: next_cursor of the previous page.")
-    force_refresh: bool | None = Field(None, description="Bypass PostHog's 5-minute cache of the first page.")
+    after: str | None = Field(None, min_length=1, description="next_cursor of the previous page.")
+    force_refresh: bool | None = Field(None, description="Skip PostHog's 5-minute cache.")
 
 
 def refuse_browser_flows(arguments: CreateArguments, target: Target) -> str | None:
@@ -91,24 +87,19 @@ def refuse_browser_flows(arguments: CreateArguments, target: Target) -> str | No
     return None
 
 
-def anthropic_list(items: str, noun: str, action: str, item: dict[str, Any]) -> ToolSpec[AnthropicListArguments]:
+def anthropic_list(items: str, noun: str, action: str) -> ToolSpec[AnthropicListArguments]:
     return ToolSpec(
         name=f"integrations-anthropic-{items}-list",
         toolset="anthropic",
         title=f"List Anthropic {noun}",
-        description=f"List the {noun} of an Anthropic integration of the project (id: an integration of kind "
-        "anthropic). Pages by cursor: while has_more, call again with after=next_cursor. Needs integration:read. "
-        f"Returns {{next_cursor, has_more, {items}}}.",
+        description=f"List the {noun} of an Anthropic integration. While has_more, call again with "
+        "after=next_cursor. Needs integration:read.",
         method="GET",
         path=ITEM + action + "/",
         scope="integration:read",
         arguments=AnthropicListArguments,
-        result=CursorPage(items=items, item=item),
+        result=CursorPage(items=items, item=ROW),
     )
-
-
-def _item(**properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": {"id": {"type": "string"}, **properties}}
 
 
 SPECS: tuple[ToolSpec[Any], ...] = (
@@ -116,21 +107,19 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="integrations-list",
         toolset="integrations",
         title="List integrations",
-        description="List the project's integrations (Slack, GitHub, Anthropic, Twilio, …), optionally of one "
-        "kind, 100 a page. Use it to find an integration's id. Needs integration:read. Returns {count, next, "
-        "previous, results, next_offset}; each row as integrations-get returns it.",
+        description="List the project's integrations, 100 a page. Rows are shortened (created_by as {id, email}, "
+        "empty fields left out); integrations-get returns the full record. Needs integration:read.",
         method="GET",
         path=PATH,
         scope="integration:read",
         arguments=ListArguments,
-        result=OffsetPage(item=INTEGRATION),
+        result=OffsetPage(item=ROW),
     ),
     ToolSpec(
         name="integrations-get",
         toolset="integrations",
         title="Get an integration",
-        description="Get one project integration by id: kind, display_name, config, errors, created_at, "
-        "created_by. Needs integration:read.",
+        description="Get one project integration in full; secrets in config are redacted. Needs integration:read.",
         method="GET",
         path=ITEM,
         scope="integration:read",
@@ -141,13 +130,9 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="integrations-create",
         toolset="integrations",
         title="Create an integration",
-        description="Connect a credential-based integration (anthropic, twilio, databricks, snowflake, "
-        "azure-blob, aws-s3, postgresql, gitlab, email, …) to the project; PostHog checks the credentials. "
-        "Kinds that need a browser (OAuth kinds such as slack or hubspot, github, google-pubsub, "
-        "google-cloud-storage) are refused without sending anything: the user connects them in PostHog. "
-        "Creating the same kind and account again overwrites it. A credential can stay out of the conversation: "
-        'write it as {"$env": "NAME"} and the server reads environment variable NAME, if its operator allows that '
-        "variable. Needs integration:write. Returns the new integration.",
+        description="Connect a credential integration (anthropic, twilio, databricks, postgresql, …) to the project; "
+        "PostHog checks the credentials and overwrites an existing kind and account. OAuth and file-upload kinds are "
+        "refused: the user connects those in PostHog. Returns the new integration. Needs integration:write.",
         method="POST",
         path=PATH,
         scope="integration:write",
@@ -159,9 +144,8 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="integrations-delete",
         toolset="integrations",
         title="Delete an integration",
-        description="Disconnect and delete a project integration. PostHog revokes its tokens at the provider, so "
-        "this cannot be undone and whatever uses it stops working; PostHog refuses while active workflows use it. "
-        "Needs integration:write. Returns {deleted, id}.",
+        description="Delete a project integration. PostHog revokes its tokens at the provider: this cannot be undone, "
+        "and whatever uses it stops working. Needs integration:write.",
         loss="PostHog revokes its tokens at the provider, so this cannot be undone, and whatever uses it (alerts, "
         "destinations, workflows) stops working.",
         method="DELETE",
@@ -170,19 +154,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         arguments=ItemArguments,
         result=Deleted(id_schema={"type": "integer"}),
     ),
-    anthropic_list(
-        "agents",
-        "managed agents",
-        "anthropic_managed_agents",
-        _item(name=NULLABLE_STRING, version={"anyOf": [{"type": "integer"}, {"type": "string"}]}),
-    ),
-    anthropic_list(
-        "environments",
-        "managed-agent environments",
-        "anthropic_managed_agent_environments",
-        _item(name=NULLABLE_STRING),
-    ),
-    anthropic_list(
-        "vaults", "managed-agent vaults", "anthropic_managed_agent_vaults", _item(display_name=NULLABLE_STRING)
-    ),
+    anthropic_list("agents", "managed agents", "anthropic_managed_agents"),
+    anthropic_list("environments", "managed-agent environments", "anthropic_managed_agent_environments"),
+    anthropic_list("vaults", "managed-agent vaults", "anthropic_managed_agent_vaults"),
 )

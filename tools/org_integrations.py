@@ -15,13 +15,13 @@ ITEM = "/api/organizations/{organization_id}/integrations/{id}/"
 
 
 class ItemArguments(OrganizationArguments):
-    id: UUID = Field(description="The organization integration's id (UUID).")
+    id: UUID = Field(description="Organization integration id (UUID).")
 
 
 class EnvironmentMappingArguments(ItemArguments):
-    production: Id = Field(description="Project id that receives the production environment.")
-    preview: Id | None = Field(None, description="Project id for preview (default: production's).")
-    development: Id | None = Field(None, description="Project id for development (default: production's).")
+    production: Id = Field(description="Project id for production.")
+    preview: Id | None = Field(None, description="Project id for preview; default: production's.")
+    development: Id | None = Field(None, description="Project id for development; default: production's.")
 
 
 SPECS: tuple[ToolSpec[Any], ...] = (
@@ -29,10 +29,9 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="org-integrations-delete",
         toolset="org-integrations",
         title="Delete an organization integration",
-        description="Disconnect an organization integration (Vercel). This uninstalls the Vercel marketplace "
-        "installation and deletes every project-level Vercel integration of the organization; it cannot be undone. "
-        "Refused while invoices are unpaid. Needs organization_integration:write and organization admin. "
-        "Returns {deleted, id}.",
+        description="Delete the organization's Vercel integration: uninstalls it and deletes every project-level "
+        "Vercel integration; it cannot be undone (refused while invoices are unpaid). "
+        "Needs organization_integration:write (admin).",
         loss="This uninstalls the Vercel marketplace installation and deletes every project-level Vercel "
         "integration of the organization; it cannot be undone.",
         method="DELETE",
@@ -45,10 +44,9 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="org-integrations-environment-mapping-update",
         toolset="org-integrations",
         title="Map Vercel environments to projects",
-        description="Set which PostHog project each Vercel environment of an organization integration sends to "
-        "(projects of this organization). Needs organization_integration:write; PostHog may refuse personal API "
-        "keys for this action, and then the user changes it in PostHog's web app. Returns the updated organization "
-        "integration.",
+        description="Set which project of this organization each Vercel environment sends to; returns the "
+        "integration. PostHog may refuse personal API keys here: then the user does it in PostHog. "
+        "Needs organization_integration:write.",
         method="PATCH",
         path=ITEM + "environment-mapping/",
         scope="organization_integration:write",

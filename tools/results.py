@@ -6,14 +6,12 @@ plus, where it helps, a sentence to read before the JSON.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from tools.arguments import Arguments
-
-NULLABLE_STRING: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
-"""Spelled with anyOf: a `type` array is legal JSON Schema but less portable across clients."""
 
 
 class UnexpectedShape(Exception):
@@ -46,6 +44,39 @@ def _page(body: Any, items: str) -> dict[str, Any]:
     return page
 
 
+def _short(row: Any) -> Any:
+    """A list row without empty values, its creator as {id, email}: the get tool has the full record."""
+    if not isinstance(row, dict):
+        return row
+    short = {key: value for key, value in row.items() if value is not None and value != ""}
+    if isinstance(creator := short.get("created_by"), dict):
+        short["created_by"] = {key: creator[key] for key in ("id", "email") if key in creator}
+    return short
+
+
+def _compact(data: Any) -> int:
+    return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def capped(output: Output, shape: ResultShape, arguments: Arguments, max_chars: int) -> Output:
+    """Fit a page in `max_chars` of JSON by dropping trailing items; the JSON stays valid and says what is missing."""
+    if not isinstance(shape, OffsetPage | CursorPage) or _compact(output.data) <= max_chars:
+        return output
+    room = max_chars - _compact(shape.keep(output.data, 0, arguments)) - 10
+    kept = 0
+    for row in output.data[shape.items]:
+        room -= _compact(row) + 1
+        if room < 0:
+            break
+        kept += 1
+    return Output(shape.keep(output.data, kept, arguments), output.note)
+
+
+def _left_out(rows: list[Any], kept: int, how: str) -> dict[str, Any]:
+    omitted = len(rows) - kept
+    return {"omitted": omitted, "hint": f"{omitted} more rows were left out to keep this result small; {how}."}
+
+
 @dataclass(frozen=True)
 class Record:
     """One object as PostHog returns it (get, create, update)."""
@@ -70,21 +101,28 @@ class OffsetPage:
             "type": "object",
             "properties": {
                 "count": {"type": "integer"},
-                "next": NULLABLE_STRING,
-                "previous": NULLABLE_STRING,
-                "next_offset": {"type": "integer", "description": "Pass as offset to get the next page."},
                 "results": {"type": "array", "items": self.item},
+                "next_offset": {"type": "integer"},
             },
             "required": ["count", "results"],
         }
 
+    items = "results"
+
     def shape(self, body: Any, arguments: Arguments) -> Output:
         page = _page(body, "results")
+        page["results"] = [_short(row) for row in page["results"]]
         if page.get("next"):
             offsets = parse_qs(urlsplit(str(page["next"])).query).get("offset")
             if offsets and offsets[0].isdigit():
-                page = {**page, "next_offset": int(offsets[0])}
+                page["next_offset"] = int(offsets[0])
         return Output(page)
+
+    def keep(self, data: dict[str, Any], kept: int, arguments: Arguments) -> dict[str, Any]:
+        offset = getattr(arguments, "offset", None) or 0
+        how = f"call again with offset={offset + kept}, and a smaller limit"
+        rows = data["results"]
+        return {**data, "results": rows[:kept], "next_offset": offset + kept, "_truncated": _left_out(rows, kept, how)}
 
 
 @dataclass(frozen=True)
@@ -98,16 +136,24 @@ class CursorPage:
     def output_schema(self) -> dict[str, Any]:
         return {
             "type": "object",
-            "properties": {
-                "next_cursor": NULLABLE_STRING,
-                "has_more": {"type": "boolean"},
-                self.items: {"type": "array", "items": self.item},
-            },
+            "properties": {self.items: {"type": "array", "items": self.item}},
             "required": [self.items],
         }
 
     def shape(self, body: Any, arguments: Arguments) -> Output:
         return Output(_page(body, self.items))
+
+    def keep(self, data: dict[str, Any], kept: int, arguments: Arguments) -> dict[str, Any]:
+        rows = data[self.items]
+        after = rows[kept - 1].get("id") if kept else getattr(arguments, "after", None)
+        how = f"call again with after={after}" if after else "call again with a smaller limit"
+        cut = {
+            self.items: rows[:kept],
+            "next_cursor": after,
+            "has_more": True,
+            "_truncated": _left_out(rows, kept, how),
+        }
+        return {**data, **cut}
 
 
 @dataclass(frozen=True)
