@@ -62,10 +62,14 @@ async def execute(call: Prepared, state: State) -> types.CallToolResult:
     spec = call.spec
     try:
         body = await state.posthog.send(call.request)
-        output = spec.result.shape(strip_invisible(redact(body)), call.arguments)
+        shaped = spec.result.shape(strip_invisible(redact(body)), call.arguments)
+        output = Output(scrub(shaped.data, call.secrets), shaped.note)
+        data = _json(output.data)
         budget = state.settings.max_result_tokens * CHARS_PER_TOKEN - len(DATA_FROM_POSTHOG) - len(output.note or "")
-        output = capped(Output(scrub(output.data, call.secrets), output.note), spec.result, call.arguments, budget)
-        return success(output)
+        if len(data) > budget:
+            output = capped(output, spec.result, call.arguments, budget)
+            data = _json(output.data)
+        return success(output, data)
     except PostHogError as failure:
         message = f"{failure} {how_to_check(spec)}" if failure.unsure_write else str(failure)
         return error(scrub(message, call.secrets))
@@ -73,10 +77,14 @@ async def execute(call: Prepared, state: State) -> types.CallToolResult:
         return error(f"PostHog answered {spec.name} with something this server cannot read ({surprise}).")
 
 
-def success(output: Output) -> types.CallToolResult:
-    data = json.dumps(output.data, ensure_ascii=False, separators=(",", ":"))
+def success(output: Output, data: str) -> types.CallToolResult:
+    """`data` is `output.data` as compact JSON, serialized once."""
     text = "\n".join(line for line in (output.note, DATA_FROM_POSTHOG, data) if line)
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=output.data)
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def error(message: str) -> types.CallToolResult:

@@ -59,8 +59,9 @@ def _compact(data: Any) -> int:
 
 
 def capped(output: Output, shape: ResultShape, arguments: Arguments, max_chars: int) -> Output:
-    """Fit a page in `max_chars` of JSON by dropping trailing items; the JSON stays valid and says what is missing."""
-    if not isinstance(shape, OffsetPage | CursorPage) or _compact(output.data) <= max_chars:
+    """Fit a page that is too long in `max_chars` of JSON by dropping trailing items; the JSON stays valid and says
+    what is missing. A single record is left whole: PostHog's 5 MB limit is its bound."""
+    if not isinstance(shape, OffsetPage | CursorPage):
         return output
     room = max_chars - _compact(shape.keep(output.data, 0, arguments)) - 10
     kept = 0
