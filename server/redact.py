@@ -7,6 +7,7 @@ substrings, so `author`, `oauth_provider`, `key_id` and `account_sid` stay reada
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -16,6 +17,7 @@ _SECRET_LAST_WORDS = frozenset({"token", "key"})
 _READABLE_KEYS = frozenset({"public", "idempotency", "partition", "sort", "primary", "foreign"})
 
 
+@cache
 def is_secret(name: str) -> bool:
     words = [word.lower() for word in _WORDS.findall(name)]
     if not words:

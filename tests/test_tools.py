@@ -79,7 +79,6 @@ async def test_list_passes_filters_and_pages_with_next_offset(client: Client, fa
             {
                 "id": ANTHROPIC_INTEGRATION_ID,
                 "kind": "anthropic",
-                "config": {"workspace_label": "Production"},
                 "created_at": fake.integrations[ANTHROPIC_INTEGRATION_ID].created_at,
                 "created_by": {"id": USER["id"], "email": USER["email"]},
                 "display_name": "Production",

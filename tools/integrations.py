@@ -107,13 +107,14 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="integrations-list",
         toolset="integrations",
         title="List integrations",
-        description="List the project's integrations, 100 a page. Rows are shortened (created_by as {id, email}, "
-        "empty fields left out); integrations-get returns the full record. Needs integration:read.",
+        description="List the project's integrations, 100 a page, to find one. Rows leave out config and empty "
+        "fields, and give created_by as {id, email}: integrations-get returns the full record. Needs "
+        "integration:read.",
         method="GET",
         path=PATH,
         scope="integration:read",
         arguments=ListArguments,
-        result=OffsetPage(item=ROW),
+        result=OffsetPage(item=ROW, leave_out=("config",)),
     ),
     ToolSpec(
         name="integrations-get",

@@ -44,11 +44,11 @@ def _page(body: Any, items: str) -> dict[str, Any]:
     return page
 
 
-def _short(row: Any) -> Any:
+def _short(row: Any, leave_out: tuple[str, ...]) -> Any:
     """A list row without empty values, its creator as {id, email}: the get tool has the full record."""
     if not isinstance(row, dict):
         return row
-    short = {key: value for key, value in row.items() if value is not None and value != ""}
+    short = {key: value for key, value in row.items() if value not in (None, "") and key not in leave_out}
     if isinstance(creator := short.get("created_by"), dict):
         short["created_by"] = {key: creator[key] for key in ("id", "email") if key in creator}
     return short
@@ -95,6 +95,8 @@ class OffsetPage:
     """A limit/offset page; `next_offset` saves the model from parsing the `next` URL."""
 
     item: dict[str, Any]
+    leave_out: tuple[str, ...] = ()
+    """Fields of a row that only the get tool returns: a list is for finding a row, not for reading it."""
 
     @property
     def output_schema(self) -> dict[str, Any]:
@@ -112,7 +114,7 @@ class OffsetPage:
 
     def shape(self, body: Any, arguments: Arguments) -> Output:
         page = _page(body, "results")
-        page["results"] = [_short(row) for row in page["results"]]
+        page["results"] = [_short(row, self.leave_out) for row in page["results"]]
         if page.get("next"):
             offsets = parse_qs(urlsplit(str(page["next"])).query).get("offset")
             if offsets and offsets[0].isdigit():
