@@ -20,7 +20,7 @@ from server.config import Settings
 from server.confirm import confirm
 from server.errors import PostHogError
 from server.options import Options
-from server.posthog import PostHog, http_client
+from server.posthog import PostHog
 from server.retries import RetryPolicy
 from server.state import State
 from tools import BY_NAME, TOOLS, ToolSpec
@@ -82,11 +82,15 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
-        async with http_client(settings, transport) as http, anyio.create_task_group() as background:
-            state = State(settings, options, PostHog(http, settings, retry or RetryPolicy()), anyio.current_time())
-            background.start_soon(learn_key_access, state)
-            yield state
-            background.cancel_scope.cancel()
+        posthog = PostHog(settings, retry or RetryPolicy(), transport)
+        try:
+            async with anyio.create_task_group() as background:
+                state = State(settings, options, posthog, anyio.current_time())
+                background.start_soon(learn_key_access, state)
+                yield state
+                background.cancel_scope.cancel()
+        finally:
+            await posthog.aclose()
 
     async def list_tools(
         ctx: ServerRequestContext[State], params: types.PaginatedRequestParams | None

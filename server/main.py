@@ -14,7 +14,6 @@ from pydantic import SecretStr
 
 from server.app import build_server
 from server.config import Settings
-from server.doctor import doctor
 from server.options import Options, parse_options
 
 logger = logging.getLogger("server")
@@ -58,6 +57,8 @@ def main() -> None:
     for message in settings.notices + settings.problems:
         logger.warning(message)
     if options.command == "doctor":
+        from server.doctor import doctor  # only this command needs it: serving starts without the import
+
         sys.exit(anyio.run(doctor, settings, options))
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings, options)

@@ -38,11 +38,26 @@ def http_client(settings: Settings, transport: httpx.AsyncBaseTransport | None =
 
 
 class PostHog:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, retry: RetryPolicy) -> None:
-        self._http = http
+    """PostHog for the whole process. Its client is made at the first request, not at start-up: making one loads
+    the CA bundle (~30 ms), which a host that only lists tools should not wait for."""
+
+    def __init__(self, settings: Settings, retry: RetryPolicy, transport: httpx.AsyncBaseTransport | None) -> None:
+        self._settings = settings
         self._host = settings.host
         self._timeout = settings.timeout
         self._retry = retry
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = http_client(self._settings, self._transport)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
 
     async def send(self, request: ApiRequest) -> Any:
         """PostHog's parsed JSON, or None for an empty answer (a 204 delete). Reads are retried per the policy."""

@@ -1483,8 +1483,12 @@ class _Server(uvicorn.Server):
 
 @asynccontextmanager
 async def running(fake: FakePostHog) -> AsyncIterator[str]:
-    """Serve `fake` with uvicorn on 127.0.0.1 (a free port); yields its base URL, e.g. "http://127.0.0.1:54321"."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """Serve `fake` with uvicorn on 127.0.0.1 (a free port); yields its base URL, e.g. "http://127.0.0.1:54321".
+
+    The socket is made with IPPROTO_TCP: asyncio sets TCP_NODELAY only on accepted sockets of that protocol, and
+    without it every answer (headers and body written apart) waits ~40 ms for the client's delayed ACK.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
