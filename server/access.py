@@ -37,10 +37,15 @@ class KeyAccess:
         return f"the API key lacks the scope {spec.scope}"
 
 
-def refusal(spec: ToolSpec[Any], options: Options, key: KeyAccess | None) -> str | None:
-    """Why this server does not offer the tool, or None when it does. Read-only mode is checked first: it wins."""
+def refusal(spec: ToolSpec[Any], options: Options, key: KeyAccess | None, read_only: bool = False) -> str | None:
+    """Why this server does not offer the tool, or None when it does. Read-only mode is checked first: it wins.
+
+    `read_only` is the caller's own request for it (X-PostHog-Read-Only), which can only narrow the options.
+    """
     if options.read_only and not spec.annotations.read_only:
         return "the server runs in read-only mode (--read-only or POSTHOG_MCP_READ_ONLY)"
+    if read_only and not spec.annotations.read_only:
+        return "this request asked for read-only mode (X-PostHog-Read-Only)"
     if spec.name not in options.enabled:
         return "the operator's tool filter leaves it out (--toolsets, --tools, --exclude-tools)"
     return key.missing(spec) if key is not None else None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,17 +15,15 @@ from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from server import __version__
-from server.access import KEY_RECORD, KeyAccess, refusal
+from server.caller import Caller, process_caller
 from server.calls import error, execute, prepare
 from server.config import Settings
 from server.confirm import confirm
-from server.errors import PostHogError
 from server.options import Options
 from server.posthog import PostHog
 from server.retries import RetryPolicy
 from server.state import State
 from tools import BY_NAME, TOOLS, ToolSpec
-from tools.request import ApiRequest
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +53,15 @@ def mcp_tool(spec: ToolSpec[Any]) -> types.Tool:
     )
 
 
-async def learn_key_access(state: State) -> None:
-    """Ask PostHog what the key may do, in the background; on failure offer every tool (fail open)."""
-    if state.options.scope_check and not state.settings.problems:
-        try:
-            state.key = KeyAccess.from_record(await state.posthog.send(ApiRequest("GET", KEY_RECORD, {}, None)))
-        except (PostHogError, ValueError) as failure:
-            logger.warning("Could not read the API key's scopes, so every tool stays listed: %s", failure)
-    state.key_known.set()
-    if state.key is not None and not all(state.offers(spec) for spec in TOOLS if spec.name in state.options.enabled):
+CallerOf = Callable[[ServerRequestContext[State]], Caller]
+"""Who a request acts for: over HTTP, read from the request; over stdio, the process's configuration."""
+
+
+async def learn_at_start(state: State, caller: Caller) -> None:
+    """Over stdio: ask for the key's scopes at once, and tell sessions that listed tools before the answer."""
+    await state.learn(caller, until=math.inf)
+    offered = [spec for spec in TOOLS if spec.name in state.options.enabled]
+    if not all(state.refusal(spec, caller) is None for spec in offered):
         for session in state.listed_early:
             try:
                 await session.send_tool_list_changed()
@@ -75,18 +74,27 @@ def build_server(
     options: Options | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    caller_of: CallerOf | None = None,
 ) -> Server[State]:
-    """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends."""
+    """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends.
+
+    Without `caller_of`, every request acts for the process's own key (stdio).
+    """
     options = options or Options()
     tools = {spec.name: mcp_tool(spec) for spec in TOOLS}
+    process = process_caller(settings)
+
+    def caller(ctx: ServerRequestContext[State]) -> Caller:
+        return caller_of(ctx) if caller_of is not None else process
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
         posthog = PostHog(settings, retry or RetryPolicy(), transport)
         try:
             async with anyio.create_task_group() as background:
-                state = State(settings, options, posthog, anyio.current_time())
-                background.start_soon(learn_key_access, state)
+                state = State(settings, options, posthog, background, anyio.current_time())
+                if caller_of is None:
+                    background.start_soon(learn_at_start, state, process)
                 yield state
                 background.cancel_scope.cancel()
         finally:
@@ -95,12 +103,12 @@ def build_server(
     async def list_tools(
         ctx: ServerRequestContext[State], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        state = ctx.lifespan_context
-        with anyio.move_on_after(state.started + SCOPE_WAIT - anyio.current_time()):
-            await state.key_known.wait()
-        if not state.key_known.is_set():
+        state, who = ctx.lifespan_context, caller(ctx)
+        waited_from = state.started if caller_of is None else anyio.current_time()
+        await state.learn(who, until=waited_from + SCOPE_WAIT)
+        if caller_of is None and state.access(who) is None:
             state.listed_early.append(ctx.session)
-        return types.ListToolsResult(tools=[tools[spec.name] for spec in TOOLS if state.offers(spec)])
+        return types.ListToolsResult(tools=[tools[spec.name] for spec in TOOLS if state.refusal(spec, who) is None])
 
     async def call(
         ctx: ServerRequestContext[State], params: types.CallToolRequestParams
@@ -108,11 +116,11 @@ def build_server(
         spec = BY_NAME.get(params.name)
         if spec is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool {params.name!r}; tools/list names the tools.")
-        state = ctx.lifespan_context
-        if reason := refusal(spec, state.options, state.key):
+        state, who = ctx.lifespan_context, caller(ctx)
+        if reason := state.refusal(spec, who):
             return error(f"{spec.name} is not available here: {reason}. Nothing was sent to PostHog.")
         try:
-            prepared = prepare(spec, params.arguments, state)
+            prepared = prepare(spec, params.arguments, state, who)
             if isinstance(prepared, types.CallToolResult):
                 return prepared
             must_ask = spec.annotations.destructive and state.options.confirm != "never"

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
+from pydantic import SecretStr
 
+from server.caller import Caller
 from server.config import CHARS_PER_TOKEN
 from server.errors import PostHogError
 from server.redact import redact
@@ -31,23 +33,23 @@ class Prepared:
     spec: ToolSpec[Any]
     arguments: Arguments
     request: ApiRequest
+    key: SecretStr | None
     secrets: frozenset[str]
     """Values read from the environment for `$env`: kept out of whatever comes back."""
 
 
 def prepare(
-    spec: ToolSpec[Any], raw_arguments: Mapping[str, Any] | None, state: State
+    spec: ToolSpec[Any], raw_arguments: Mapping[str, Any] | None, state: State, caller: Caller
 ) -> Prepared | types.CallToolResult:
     """The request to send, or the error that explains why nothing will be sent."""
-    settings = state.settings
-    if settings.problems:
-        return error("This server is not set up to reach PostHog, so nothing was sent: " + " ".join(settings.problems))
+    if caller.problems:
+        return error("This server is not set up to reach PostHog, so nothing was sent: " + " ".join(caller.problems))
     try:
         arguments = parse_arguments(spec.arguments, raw_arguments)
     except InvalidArguments as invalid:
         problems = "\n".join(f"- {problem}" for problem in invalid.problems)
         return error(f"Invalid arguments for {spec.name}; nothing was sent to PostHog:\n{problems}")
-    target = resolve_target(arguments, settings.host, settings.project_id, settings.organization_id)
+    target = resolve_target(arguments, state.settings.host, caller.project_id, caller.organization_id)
     if spec.refuse is not None and (reason := spec.refuse(arguments, target)):
         return error(f"{reason} Nothing was sent to PostHog.")
     request = build_request(spec, arguments, target)
@@ -55,13 +57,14 @@ def prepare(
         body, secrets = substitute(request.body, state.options.secret_env)
     except SecretEnvRefused as refused:
         return error(f"{refused} Nothing was sent to PostHog.")
-    return Prepared(spec, arguments, ApiRequest(request.method, request.path, request.query, body), secrets)
+    request = ApiRequest(request.method, request.path, request.query, body)
+    return Prepared(spec, arguments, request, caller.key, secrets)
 
 
 async def execute(call: Prepared, state: State) -> types.CallToolResult:
     spec = call.spec
     try:
-        body = await state.posthog.send(call.request)
+        body = await state.posthog.send(call.request, call.key)
         shaped = spec.result.shape(strip_invisible(redact(body)), call.arguments)
         output = Output(scrub(shaped.data, call.secrets), shaped.note)
         data = _json(output.data)

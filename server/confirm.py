@@ -68,7 +68,7 @@ async def _question(call: Prepared, state: State) -> str | types.CallToolResult:
     what = call.request.path
     if any(spec.method == "GET" and spec.path == call.spec.path for spec in TOOLS):
         try:
-            record = await state.posthog.send(ApiRequest("GET", call.request.path, {}, None))
+            record = await state.posthog.send(ApiRequest("GET", call.request.path, {}, None), call.key)
         except PostHogError as failure:
             return error(f"{failure} Nothing was deleted.")
         if isinstance(record, dict):

@@ -50,7 +50,7 @@ async def doctor(
         report.fail(problem)
     if settings.problems:
         return 1
-    async with http_client(settings, transport) as http:
+    async with _client(settings, transport) as http:
         try:
             answer = await http.get(KEY_RECORD)
         except httpx.TransportError as error:
@@ -80,6 +80,13 @@ async def doctor(
     return 1 if report.failed else 0
 
 
+def _client(settings: Settings, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    http = http_client(settings, transport)
+    if settings.api_key is not None:
+        http.headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+    return http
+
+
 def _access(answer: httpx.Response, report: Report) -> KeyAccess | None:
     try:
         access = KeyAccess.from_record(answer.json())
@@ -97,7 +104,7 @@ async def _other_region(settings: Settings, transport: httpx.AsyncBaseTransport 
     if host not in regions:
         return f"check the key at {keys_page}: it may be wrong or revoked"
     other = next(url for name, url in regions.items() if name != host)
-    async with http_client(replace(settings, host=other), transport) as http:
+    async with _client(replace(settings, host=other), transport) as http:
         try:
             works_there = (await http.get(KEY_RECORD)).status_code == 200
         except httpx.TransportError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 
 import anyio
@@ -19,8 +20,12 @@ from server.options import Options, parse_options
 logger = logging.getLogger("server")
 
 
+POSTHOG_TOKEN = re.compile(r"\bph[xcs]_[A-Za-z0-9_-]{8,}")
+"""Anything shaped like a PostHog key or token: over HTTP, callers bring keys the process never saw."""
+
+
 class KeyScrubbingFormatter(logging.Formatter):
-    """The last line of defence: should the key ever reach a log line (a library's message, an exception's
+    """The last line of defence: should a key ever reach a log line (a library's message, an exception's
     text), it is replaced before the line is written."""
 
     def __init__(self, key: SecretStr | None) -> None:
@@ -29,7 +34,9 @@ class KeyScrubbingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        return line.replace(self._key, "[redacted]") if self._key else line
+        if self._key:
+            line = line.replace(self._key, "[redacted]")
+        return POSTHOG_TOKEN.sub("[redacted]", line)
 
 
 def configure_logging(level_name: str, key: SecretStr | None) -> None:

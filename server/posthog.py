@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from server import __version__
 from server.config import Settings
@@ -22,10 +23,9 @@ CONNECT_TIMEOUT = 5.0
 
 
 def http_client(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """One pooled client per process. Redirects are never followed: the key must not travel elsewhere."""
+    """One pooled client per process; keys travel per request. Redirects are never followed: the key must not
+    travel elsewhere."""
     headers = {"User-Agent": f"posthog-integrations-mcp/{__version__}", "Accept": "application/json"}
-    if settings.api_key is not None:
-        headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
     seconds = settings.timeout
     return httpx.AsyncClient(
         base_url=settings.host,
@@ -59,14 +59,14 @@ class PostHog:
         if self._client is not None:
             await self._client.aclose()
 
-    async def send(self, request: ApiRequest) -> Any:
+    async def send(self, request: ApiRequest, key: SecretStr | None) -> Any:
         """PostHog's parsed JSON, or None for an empty answer (a 204 delete). Reads are retried per the policy."""
         policy = self._retry
         give_up_at = policy.now() + policy.budget
         attempt = 0
         while True:
             try:
-                return await self._once(request)
+                return await self._once(request, key)
             except PostHogError as failure:
                 wait = self._wait_before_retry(request, failure, attempt)
                 if wait is None or policy.now() + wait > give_up_at:
@@ -84,10 +84,11 @@ class PostHog:
             return self._retry.wait(attempt, None)
         return None
 
-    async def _once(self, request: ApiRequest) -> Any:
+    async def _once(self, request: ApiRequest, key: SecretStr | None) -> Any:
+        headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key is not None else None
         try:
             async with self._http.stream(
-                request.method, request.path, params=request.query or None, json=request.body
+                request.method, request.path, params=request.query or None, json=request.body, headers=headers
             ) as response:
                 content = await _read_capped(response)
         except httpx.TransportError as error:
