@@ -92,7 +92,7 @@ def build_server(
         posthog = PostHog(settings, retry or RetryPolicy(), transport)
         try:
             async with anyio.create_task_group() as background:
-                state = State(settings, options, posthog, background, anyio.current_time())
+                state = State(settings, options, posthog, background, anyio.current_time(), caller_of is not None)
                 if caller_of is None:
                     background.start_soon(learn_at_start, state, process)
                 yield state

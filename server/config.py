@@ -38,21 +38,27 @@ class Settings:
     """What keeps calls from working, each sentence saying what to fix; empty when all is well."""
     notices: tuple[str, ...]
     """What start-up reports once on stderr (a host that was corrected)."""
+    key_problems: tuple[str, ...] = ()
+    """The problems that are about the process's key: over HTTP each request brings its own key instead."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         problems: list[str] = []
         notices: list[str] = []
         host = _host(environ.get("POSTHOG_HOST", ""), problems, notices)
+        key_problems: list[str] = []
+        api_key = _api_key(environ, host, key_problems)
+        problems += key_problems
         return cls(
             host=host,
-            api_key=_api_key(environ, host, problems),
+            api_key=api_key,
             project_id=_project_id(environ.get("POSTHOG_PROJECT_ID", ""), problems),
             organization_id=_organization_id(environ.get("POSTHOG_ORGANIZATION_ID", ""), problems),
             timeout=_timeout(environ.get("POSTHOG_MCP_TIMEOUT", ""), problems),
             max_result_tokens=_max_result_tokens(environ.get("POSTHOG_MCP_MAX_RESULT_TOKENS", ""), problems),
             problems=tuple(problems),
             notices=tuple(notices),
+            key_problems=tuple(key_problems),
         )
 
 
@@ -75,7 +81,7 @@ def _host(raw: str, problems: list[str], notices: list[str]) -> str:
             f"POSTHOG_HOST {raw} is PostHog's event capture host, which does not serve this API: using {app_host}."
         )
         return app_host
-    if parts.scheme == "http" and not _is_loopback(hostname):
+    if parts.scheme == "http" and not is_loopback(hostname):
         problems.append(
             f"POSTHOG_HOST {value} uses plain http://, which would send your API key in clear text: use https:// "
             "(plain http:// is accepted only for 127.0.0.1, ::1 and localhost)."
@@ -83,7 +89,7 @@ def _host(raw: str, problems: list[str], notices: list[str]) -> str:
     return value
 
 
-def _is_loopback(hostname: str) -> bool:
+def is_loopback(hostname: str) -> bool:
     if hostname == "localhost":
         return True
     try:

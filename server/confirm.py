@@ -37,14 +37,14 @@ Outcome = types.CallToolResult | types.InputRequiredResult | None
 async def confirm(ctx: ServerRequestContext[State], params: types.CallToolRequestParams, call: Prepared) -> Outcome:
     state = ctx.lifespan_context
     capabilities = ctx.session.client_capabilities
-    if capabilities is None or capabilities.elicitation is None:
+    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+    if capabilities is None or capabilities.elicitation is None or (state.stateless and not modern):
         if state.options.confirm == "always":
             return error(
                 f"{call.spec.name} was refused: this server asks the user before anything is deleted (--confirm "
                 "always), and this client cannot ask (it does not support elicitation). Nothing was deleted."
             )
         return None
-    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
     if modern and params.input_responses and params.request_state == _digest(call):
         return _verdict(params.input_responses.get(QUESTION), call)
     question = await _question(call, state)

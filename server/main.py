@@ -67,5 +67,20 @@ def main() -> None:
         from server.doctor import doctor  # only this command needs it: serving starts without the import
 
         sys.exit(anyio.run(doctor, settings, options))
+    if options.transport == "http":
+        serve_http(settings, options)
+        return
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings, options)
+
+
+def serve_http(settings: Settings, options: Options) -> None:
+    import uvicorn  # only remote mode needs it: stdio starts without the import
+
+    from server.http import RemoteModeRefused, build_http_app
+
+    try:
+        app = build_http_app(settings, options)
+    except RemoteModeRefused as refused:
+        sys.exit(str(refused))
+    uvicorn.run(app, host=options.host, port=options.port, log_config=None)

@@ -32,6 +32,13 @@ class Options:
     confirm: ConfirmMode = "auto"
     secret_env: frozenset[str] = frozenset()
     """Environment variables that `{"$env": NAME}` in integrations-create may read."""
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    single_user: bool = False
+    """HTTP: a private deployment that acts with the process's key when a request brings none."""
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
 
 def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Options:
@@ -64,8 +71,20 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) 
     confirm = next((mode for mode in CONFIRM_MODES if mode == asked), None)
     if confirm is None:
         parser.error(f"POSTHOG_MCP_CONFIRM={asked!r}: use one of {', '.join(CONFIRM_MODES)}")
+    transport = setting(flags.transport, "POSTHOG_MCP_TRANSPORT") or "stdio"
+    if transport not in ("stdio", "http"):
+        parser.error(f"POSTHOG_MCP_TRANSPORT={transport!r}: use stdio or http")
+    port = setting(flags.port, "POSTHOG_MCP_PORT") or "8000"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        parser.error(f"POSTHOG_MCP_PORT={port!r}: use a port number")
     return Options(
         command=flags.command,
+        transport="http" if transport == "http" else "stdio",
+        host=setting(flags.host, "POSTHOG_MCP_HOST") or "127.0.0.1",
+        port=int(port),
+        single_user=switch(flags.single_user, "POSTHOG_MCP_SINGLE_USER", False),
+        allowed_hosts=tuple(sorted(_split(setting(flags.allowed_hosts, "POSTHOG_MCP_ALLOWED_HOSTS")))),
+        allowed_origins=tuple(sorted(_split(setting(flags.allowed_origins, "POSTHOG_MCP_ALLOWED_ORIGINS")))),
         read_only=switch(flags.read_only, "POSTHOG_MCP_READ_ONLY", False),
         enabled=frozenset(chosen - excluded),
         scope_check=switch(flags.scope_check, "POSTHOG_MCP_SCOPE_CHECK", True),
@@ -91,7 +110,8 @@ def argument_parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=("serve", "doctor"),
         default="serve",
-        help="serve (default): serve MCP on stdio; doctor: check the configuration against PostHog and exit",
+        help="serve (default): serve MCP (stdio, or HTTP with --transport http); doctor: check the configuration "
+        "against PostHog and exit",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -127,5 +147,30 @@ def argument_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help='environment variables that {"$env": "NAME"} in integrations-create config may read, so '
         "credentials never pass through the model [POSTHOG_MCP_SECRET_ENV]",
+    )
+    remote = parser.add_argument_group("remote mode (--transport http)")
+    remote.add_argument(
+        "--transport", choices=("stdio", "http"), help="stdio (default) or http [POSTHOG_MCP_TRANSPORT]"
+    )
+    remote.add_argument("--host", help="address to bind; default 127.0.0.1 [POSTHOG_MCP_HOST]")
+    remote.add_argument("--port", help="port to bind; default 8000 [POSTHOG_MCP_PORT]")
+    remote.add_argument(
+        "--single-user",
+        action="store_const",
+        const=True,
+        help="a private deployment: requests without a key act with the process's POSTHOG_PERSONAL_API_KEY, and "
+        "--secret-env applies [POSTHOG_MCP_SINGLE_USER=1]",
+    )
+    remote.add_argument(
+        "--allowed-hosts",
+        metavar="H,H",
+        help="Host headers to accept (DNS-rebinding protection), e.g. mcp.example.com; required for a non-loopback "
+        "bind [POSTHOG_MCP_ALLOWED_HOSTS]",
+    )
+    remote.add_argument(
+        "--allowed-origins",
+        metavar="O,O",
+        help="Origin headers to accept, and to allow by CORS, e.g. https://app.example.com "
+        "[POSTHOG_MCP_ALLOWED_ORIGINS]",
     )
     return parser

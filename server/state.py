@@ -38,6 +38,8 @@ class State:
     background: anyio.abc.TaskGroup
     """Where a question to PostHog can outlive the request that asked it."""
     started: float
+    stateless: bool = False
+    """Over HTTP no request can reach the client during a call: a 2025-11-25 client cannot be asked anything."""
     known: dict[str, tuple[KeyAccess | None, float]] = field(default_factory=dict)
     """What each key may do, under a hash of the key, with the time it was learned; None when PostHog would not say
     (every tool stays offered, and PostHog is not asked again until the answer is stale)."""

@@ -11,14 +11,18 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import httpx
+import httpx2
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from pydantic import SecretStr
 
 from server.app import build_server
 from server.config import Settings
+from server.http import build_http_app
 from server.options import Options
 from server.retries import RetryPolicy
-from tests.fake_posthog import FULL_KEY, FakePostHog
+from tests.fake_posthog import FULL_KEY, FakePostHog, serving
 
 # anyio and hypothesis import some of their parts lazily, and pytest rewrites their modules (both are pytest
 # plugins): a first import from deep inside a running test can trip CPython 3.11's parser ("AST constructor
@@ -88,8 +92,37 @@ async def connected(
     """
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, **(env or {})})
     transport = httpx.ASGITransport(app=fake.app)
-    server = build_server(settings, options, transport=transport, retry=(clock or FakeClock()).policy())
+    retry = (clock or FakeClock()).policy()
+    if mode == "http":
+        async with over_http(settings, options, transport, retry, settings.api_key, **client) as connection:
+            yield connection
+        return
+    server = build_server(settings, options, transport=transport, retry=retry)
     async with Client(server, mode=mode, **client) as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def over_http(
+    settings: Settings,
+    options: Options,
+    transport: httpx.AsyncBaseTransport,
+    retry: RetryPolicy,
+    key: SecretStr | None,
+    headers: Mapping[str, str] | None = None,
+    **client: Any,
+) -> AsyncIterator[Client]:
+    """The remote server in uvicorn on 127.0.0.1, and the SDK's streamable HTTP client sending `key` as Bearer.
+
+    The process's key is not the caller's: the caller's comes with each request, as a remote client's would.
+    """
+    app = build_http_app(settings, options, transport, retry)
+    bearer = {"Authorization": f"Bearer {key.get_secret_value()}"} if key is not None else {}
+    async with (
+        serving(app) as url,
+        httpx2.AsyncClient(headers={**bearer, **(headers or {})}, timeout=30) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), **client) as connection,
+    ):
         yield connection
 
 

@@ -18,7 +18,7 @@ import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -1481,9 +1481,14 @@ class _Server(uvicorn.Server):
         self.listening.set()
 
 
+def running(fake: FakePostHog) -> AbstractAsyncContextManager[str]:
+    """Serve `fake` with uvicorn on 127.0.0.1 (a free port); yields its base URL, e.g. "http://127.0.0.1:54321"."""
+    return serving(fake.app)
+
+
 @asynccontextmanager
-async def running(fake: FakePostHog) -> AsyncIterator[str]:
-    """Serve `fake` with uvicorn on 127.0.0.1 (a free port); yields its base URL, e.g. "http://127.0.0.1:54321".
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (a free port); yields its base URL.
 
     The socket is made with IPPROTO_TCP: asyncio sets TCP_NODELAY only on accepted sockets of that protocol, and
     without it every answer (headers and body written apart) waits ~40 ms for the client's delayed ACK.
@@ -1492,7 +1497,7 @@ async def running(fake: FakePostHog) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.app, log_config=None, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="auto")
     server = _Server(config)
     try:
         async with anyio.create_task_group() as tasks:

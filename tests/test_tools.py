@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import mcp_types as types
+import pytest
 from mcp import Client
 
-from tests.conftest import connected
+from tests.conftest import MODES, connected
 from tests.fake_posthog import (
     ANTHROPIC_INTEGRATION_ID,
     FULL_KEY,
@@ -30,6 +31,12 @@ from tests.fake_posthog import (
 from tests.fake_posthog import (
     ORG_ID as ORG,
 )
+
+
+@pytest.fixture(params=[*MODES, "http"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Every tool over both protocol eras in process, and over streamable HTTP as a remote client sees it."""
+    return str(request.param)
 
 
 def assert_sent(
@@ -100,7 +107,14 @@ async def test_list_offset_reaches_the_last_page(client: Client, fake: FakePostH
 
 
 async def test_the_project_argument_wins_over_the_configured_default(fake: FakePostHog, mode: str) -> None:
-    async with connected(fake, {"POSTHOG_PROJECT_ID": str(OTHER_PROJECT_ID)}, mode) as client:
+    """Over stdio the default is the process's; over HTTP, the request's X-PostHog-Project-Id."""
+    default = str(OTHER_PROJECT_ID)
+    env, headers = (
+        ({}, {"headers": {"X-PostHog-Project-Id": default}})
+        if mode == "http"
+        else ({"POSTHOG_PROJECT_ID": default}, {})
+    )
+    async with connected(fake, env, mode, **headers) as client:
         await client.call_tool("integrations-list", {})
         await client.call_tool("integrations-list", {"project_id": 1})
     assert [request.path for request in fake.requests] == [
