@@ -83,9 +83,12 @@ async def connected(
     mode: str = "auto",
     clock: FakeClock | None = None,
     options: Options = NO_SCOPE_CHECK,
+    headers: Mapping[str, str] | None = None,
     **client: Any,
 ) -> AsyncIterator[Client]:
     """The server, configured by `env` (a key by default) and wired to the fake through httpx's ASGI transport.
+
+    `headers` go with every request over HTTP (mode "http"); other modes have no requests to carry them.
 
     Retries wait on `clock`, a fresh fake one unless given, so no test sleeps through a backoff. The key's scopes
     are not asked for unless `options` say so, so that PostHog sees only the requests a test makes.
@@ -94,7 +97,7 @@ async def connected(
     transport = httpx.ASGITransport(app=fake.app)
     retry = (clock or FakeClock()).policy()
     if mode == "http":
-        async with over_http(settings, options, transport, retry, settings.api_key, **client) as connection:
+        async with over_http(settings, options, transport, retry, settings.api_key, headers, **client) as connection:
             yield connection
         return
     server = build_server(settings, options, transport=transport, retry=retry)

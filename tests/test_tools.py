@@ -109,12 +109,10 @@ async def test_list_offset_reaches_the_last_page(client: Client, fake: FakePostH
 async def test_the_project_argument_wins_over_the_configured_default(fake: FakePostHog, mode: str) -> None:
     """Over stdio the default is the process's; over HTTP, the request's X-PostHog-Project-Id."""
     default = str(OTHER_PROJECT_ID)
-    env, headers = (
-        ({}, {"headers": {"X-PostHog-Project-Id": default}})
-        if mode == "http"
-        else ({"POSTHOG_PROJECT_ID": default}, {})
-    )
-    async with connected(fake, env, mode, **headers) as client:
+    over_http = mode == "http"
+    env = {} if over_http else {"POSTHOG_PROJECT_ID": default}
+    headers = {"X-PostHog-Project-Id": default} if over_http else {}
+    async with connected(fake, env, mode, headers=headers) as client:
         await client.call_tool("integrations-list", {})
         await client.call_tool("integrations-list", {"project_id": 1})
     assert [request.path for request in fake.requests] == [

@@ -1,0 +1,302 @@
+"""Remote mode: the key comes with each request, callers never meet, and the endpoint is safe by default."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx
+import httpx2
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from server.config import Settings
+from server.http import RemoteModeRefused, build_http_app
+from server.options import Options
+from tests.conftest import FakeClock, connected
+from tests.fake_posthog import (
+    FULL_KEY,
+    INVALID_KEY,
+    READ_ONLY_KEY,
+    ROLE_ID,
+    TWILIO_INTEGRATION_ID,
+    FakePostHog,
+    running,
+    serving,
+)
+
+SCRIPT = Path(sys.executable).with_name("posthog-integrations-mcp")
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+READS = 7
+
+
+@asynccontextmanager
+async def remote(
+    fake: FakePostHog, options: Options | None = None, env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """The remote server in uvicorn; yields its base URL. The process has no key of its own unless `env` gives one."""
+    settings = Settings.from_env(env or {})
+    app = build_http_app(settings, options or Options(), httpx.ASGITransport(app=fake.app), FakeClock().policy())
+    async with serving(app) as url:
+        yield url
+
+
+@asynccontextmanager
+async def caller(url: str, key: str | None, **headers: str) -> AsyncIterator[Client]:
+    bearer = {"Authorization": f"Bearer {key}"} if key else {}
+    async with (
+        httpx2.AsyncClient(headers={**bearer, **headers}, timeout=30) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy") as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [
+        (None, "Bearer"),
+        ("Basic dXNlcjpwYXNz", "Bearer"),
+        ("Bearer", "Bearer"),
+        ("Bearer phc_project_token_123", 'Bearer error="invalid_token"'),
+        ("Bearer phs_project_secret_123", 'Bearer error="invalid_token"'),
+    ],
+)
+async def test_no_usable_key_is_401_before_anything_else(
+    fake: FakePostHog, authorization: str | None, challenge: str
+) -> None:
+    async with remote(fake) as url, httpx.AsyncClient() as http:
+        headers = {**ACCEPT, **({"Authorization": authorization} if authorization else {})}
+        answer = await http.post(f"{url}/mcp", json=INITIALIZE, headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith(challenge)
+    assert "phx_" in answer.json()["message"]
+    assert fake.requests == []
+
+
+async def test_health_and_preflight_need_no_key(fake: FakePostHog) -> None:
+    options = Options(allowed_origins=("https://app.example.com",))
+    async with remote(fake, options) as url, httpx.AsyncClient() as http:
+        health = await http.get(f"{url}/healthz")
+        preflight = await http.options(
+            f"{url}/mcp",
+            headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+        )
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+async def test_no_cors_unless_configured(fake: FakePostHog) -> None:
+    async with remote(fake) as url, httpx.AsyncClient() as http:
+        preflight = await http.options(
+            f"{url}/mcp", headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+        )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_a_foreign_host_header_is_refused(fake: FakePostHog) -> None:
+    async with remote(fake) as url, httpx.AsyncClient() as http:
+        headers = {**ACCEPT, "Authorization": f"Bearer {FULL_KEY}", "Host": "attacker.example"}
+        answer = await http.post(f"{url}/mcp", json=INITIALIZE, headers=headers)
+    assert answer.status_code in (400, 403, 421)
+    assert fake.requests == []
+
+
+async def test_a_body_over_1_mib_is_refused(fake: FakePostHog) -> None:
+    async with remote(fake) as url, httpx.AsyncClient() as http:
+        headers = {**ACCEPT, "Authorization": f"Bearer {FULL_KEY}"}
+        answer = await http.post(f"{url}/mcp", content=b"{" + b" " * 1_100_000 + b"}", headers=headers)
+    assert answer.status_code == 413
+
+
+def test_a_public_bind_without_allowed_hosts_refuses_to_start() -> None:
+    with pytest.raises(RemoteModeRefused, match="--allowed-hosts"):
+        build_http_app(Settings.from_env({}), Options(host="0.0.0.0"))
+    build_http_app(Settings.from_env({}), Options(host="0.0.0.0", allowed_hosts=("mcp.example.com",)))
+
+
+async def test_a_key_posthog_rejects_is_a_tool_error(fake: FakePostHog) -> None:
+    async with remote(fake) as url, caller(url, INVALID_KEY) as client:
+        result = await client.call_tool("integrations-list", {})
+    assert result.is_error is True
+    assert "(401)" in str(result.content[0].model_dump()["text"])
+
+
+async def test_two_callers_each_see_their_own_key_and_tools_and_nothing_else(
+    fake: FakePostHog, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full key and a read-only key interleave 100 calls each through one server."""
+    caplog.set_level(logging.DEBUG)
+    seen: dict[str, list[tuple[str, bool]]] = {FULL_KEY: [], READ_ONLY_KEY: []}
+
+    async def work(client: Client, key: str, calls: int) -> None:
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        assert len(tools) == (13 if key == FULL_KEY else READS)
+        for index in range(calls):
+            tool = random.choice(["integrations-get", "integrations-delete"])
+            result = await client.call_tool(tool, {"id": 999_000 + index} if tool.endswith("delete") else {"id": 101})
+            seen[key].append((tool, bool(result.is_error)))
+            await anyio.lowlevel.checkpoint()
+
+    async with (
+        remote(fake, Options()) as url,
+        caller(url, FULL_KEY) as full,
+        caller(url, READ_ONLY_KEY) as read_only,
+        anyio.create_task_group() as both,
+    ):
+        both.start_soon(work, full, FULL_KEY, 100)
+        both.start_soon(work, read_only, READ_ONLY_KEY, 100)
+
+    for tool, failed in seen[READ_ONLY_KEY]:
+        assert failed is (tool == "integrations-delete")
+    deletes_by_key = {r.authorization for r in fake.requests if r.method == "DELETE"}
+    assert deletes_by_key <= {f"Bearer {FULL_KEY}"}
+    by_key = [r.authorization for r in fake.requests if r.method == "GET" and r.path.endswith("/101/")]
+    assert by_key.count(f"Bearer {READ_ONLY_KEY}") == sum(1 for tool, _ in seen[READ_ONLY_KEY] if tool.endswith("get"))
+    assert by_key.count(f"Bearer {FULL_KEY}") == sum(1 for tool, _ in seen[FULL_KEY] if tool.endswith("get"))
+    assert caplog.records
+    for key in (FULL_KEY, READ_ONLY_KEY):
+        assert key not in caplog.text
+
+
+async def test_read_only_header_narrows_but_never_widens(fake: FakePostHog) -> None:
+    async with (
+        remote(fake, Options(scope_check=False)) as url,
+        caller(url, FULL_KEY, **{"X-PostHog-Read-Only": "1"}) as c,
+    ):
+        assert len((await c.list_tools()).tools) == READS
+        refused = await c.call_tool("integrations-delete", {"id": TWILIO_INTEGRATION_ID})
+    assert "this request asked for read-only mode (X-PostHog-Read-Only)" in str(refused.content[0].model_dump())
+    options = Options(scope_check=False, read_only=True)
+    async with remote(fake, options) as url, caller(url, FULL_KEY, **{"X-PostHog-Read-Only": "0"}) as client:
+        assert len((await client.list_tools()).tools) == READS
+    assert all(request.method == "GET" for request in fake.requests)
+
+
+async def test_secret_env_is_ignored_on_a_shared_server(fake: FakePostHog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPERATOR_SECRET", "sk-operator-only")
+    options = Options(scope_check=False, secret_env=frozenset({"OPERATOR_SECRET"}))
+    arguments = {"kind": "anthropic", "config": {"api_key": {"$env": "OPERATOR_SECRET"}}}
+    async with remote(fake, options) as url, caller(url, FULL_KEY) as client:
+        result = await client.call_tool("integrations-create", arguments)
+    assert "OPERATOR_SECRET is not among the variables this server may read" in str(result.content[0].model_dump())
+    assert fake.requests == []
+
+
+async def test_single_user_acts_with_the_process_key_unless_a_header_overrides_it(fake: FakePostHog) -> None:
+    options = Options(scope_check=False, single_user=True)
+    async with remote(fake, options, {"POSTHOG_PERSONAL_API_KEY": FULL_KEY}) as url:
+        async with caller(url, None) as anonymous:
+            assert (await anonymous.call_tool("integrations-get", {"id": 101})).is_error is False
+        async with caller(url, INVALID_KEY) as other:
+            assert (await other.call_tool("integrations-get", {"id": 101})).is_error is True
+    assert [r.authorization for r in fake.requests] == [f"Bearer {FULL_KEY}", f"Bearer {INVALID_KEY}"]
+
+
+async def test_a_2026_client_over_http_confirms_by_input_required(fake: FakePostHog) -> None:
+    asked: list[str] = []
+
+    async def yes(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    options = Options(scope_check=False, confirm="always")
+    async with connected(fake, mode="http", options=options, elicitation_callback=yes) as client:
+        assert client.protocol_version == "2026-07-28"
+        result = await client.call_tool("integrations-delete", {"id": TWILIO_INTEGRATION_ID})
+    assert result.is_error is False
+    assert len(asked) == 1
+    assert [request.method for request in fake.requests] == ["GET", "DELETE"]
+
+
+async def test_a_2025_client_over_http_counts_as_one_that_cannot_confirm(fake: FakePostHog) -> None:
+    async def yes(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+    async with (
+        remote(fake, Options(scope_check=False, confirm="always")) as url,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {FULL_KEY}"}) as http,
+        Client(
+            streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy", elicitation_callback=yes
+        ) as client,
+    ):
+        result = await client.call_tool("integrations-delete", {"id": TWILIO_INTEGRATION_ID})
+    assert "this client cannot ask" in str(result.content[0].model_dump())
+    assert fake.requests == []
+
+
+async def test_two_workers_answer_400_calls_from_20_clients_none_lost_none_doubled(fake: FakePostHog) -> None:
+    async with running(fake) as posthog:
+        env = {**os.environ, "POSTHOG_HOST": posthog, "POSTHOG_MCP_SCOPE_CHECK": "0"}
+        env.pop("POSTHOG_PERSONAL_API_KEY", None)
+        port = _free_port()
+        command = [sys.executable, "-m", "uvicorn", "--factory", "server.http:create_app", "--workers", "2"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        async with await anyio.open_process(command, env=env) as workers:
+            url = f"http://127.0.0.1:{port}"
+            await _wait_healthy(url)
+            answered: list[bool] = []
+
+            async def client(number: int) -> None:
+                async with caller(url, FULL_KEY) as session:
+                    for call in range(20):
+                        marker = f"w{number}-{call}"
+                        arguments = {
+                            "provider": "github",
+                            "provider_organization_id": "load",
+                            "provider_role_id": marker,
+                            "provider_role_name": marker,
+                            "role": ROLE_ID,
+                        }
+                        result = await session.call_tool("role-external-references-create", arguments)
+                        answered.append(result.is_error is False)
+
+            try:
+                with anyio.fail_after(120):
+                    async with anyio.create_task_group() as clients:
+                        for number in range(20):
+                            clients.start_soon(client, number)
+            finally:
+                workers.terminate()
+    assert answered == [True] * 400
+    markers = [json.dumps(r.body) for r in fake.requests if r.method == "POST"]
+    for number in range(20):
+        for call in range(20):
+            assert sum(f'"w{number}-{call}"' in body for body in markers) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _wait_healthy(url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        with anyio.fail_after(30):
+            while True:
+                try:
+                    if (await http.get(f"{url}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await anyio.sleep(0.1)
