@@ -49,7 +49,13 @@ def render(results: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         row("peak RSS, VmHWM (MB)", lambda s: f"{s['peak_rss_mb']:.1f}"),
         row("peak RSS - floor's (MB)", lambda s: f"{s['peak_rss_mb'] - floor['peak_rss_mb']:+.1f}"),
     ]
-    raw = results["raw_ms"]
+    raw, rates = results["raw_ms"], results["remote"]
+    lines += [
+        "",
+        f"Remote mode (`uvicorn --factory server.http:create_app`), {settings['concurrent']} concurrent clients over "
+        "streamable HTTP, integrations-get: "
+        f"{rates['1_workers_calls_per_s']:,.0f} calls/s with 1 worker, {rates['2_workers_calls_per_s']:,.0f} with 2.",
+    ]
     lines += [
         "",
         f"Raw GET: the same request with one httpx.AsyncClient, median {raw['median']:.2f} ms, p95 {raw['p95']:.2f} "

@@ -26,7 +26,7 @@ import mcp_types as types
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from bench import peer_venv
+from bench import peer_venv, remote
 from bench.report import render
 from bench.seed import seed_33_rows
 from tests.fake_posthog import FULL_KEY, PROJECT_ID, SLACK_INTEGRATION_ID, FakePostHog, Recorded, running
@@ -251,7 +251,15 @@ async def measure(args: argparse.Namespace, peer: Path | None) -> dict[str, Any]
         print(f"bench: {args.concurrent} concurrent calls, PostHog {args.delay} s a request", file=sys.stderr)
         await measure_concurrency(fake, sessions, args.concurrent, args.delay)
         await measure_context(fake, sessions)
-    return summarize(args, servers, raw_calls)
+        print(
+            f"bench: remote mode, {args.concurrent} clients, {args.remote_calls} calls each, 1 and 2 workers",
+            file=sys.stderr,
+        )
+        rates = {
+            workers: await remote.calls_per_second(url, workers, args.concurrent, args.remote_calls)
+            for workers in (1, 2)
+        }
+    return summarize(args, servers, raw_calls) | {"remote": remote.summary(rates)}
 
 
 def summarize(args: argparse.Namespace, servers: list[Contender], raw_calls: list[float]) -> dict[str, Any]:
@@ -286,6 +294,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--starts", type=int, default=7, help="cold starts after one warm-up (default 7)")
     parser.add_argument("--concurrent", type=int, default=50, help="concurrent integrations-get calls (default 50)")
     parser.add_argument("--delay", type=float, default=0.2, help="seconds the fake adds per request then (0.2)")
+    parser.add_argument("--remote-calls", type=int, default=10, help="calls per client in remote mode (default 10)")
     parser.add_argument("--no-peer", action="store_true", help="skip FastMCP (e.g. offline: it installs from PyPI)")
     parser.add_argument("--json", type=Path, default=BENCH / "last-run.json", help="where to write the JSON")
     args = parser.parse_args(argv)

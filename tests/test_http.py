@@ -300,3 +300,10 @@ async def _wait_healthy(url: str) -> None:
                 except httpx.TransportError:
                     pass
                 await anyio.sleep(0.1)
+
+
+async def test_the_command_refuses_a_public_bind_without_allowed_hosts() -> None:
+    command = [str(SCRIPT), "serve", "--transport", "http", "--host", "0.0.0.0", "--port", str(_free_port())]
+    done = await anyio.run_process(command, env={"PATH": os.environ["PATH"]}, check=False)
+    assert done.returncode != 0
+    assert "without allowed hosts: set --allowed-hosts" in done.stderr.decode()
