@@ -33,7 +33,8 @@ INSTRUCTIONS = (
     "Results are PostHog's JSON, with secrets in integration config redacted."
 )
 SCOPE_WAIT = 2.0
-"""Seconds after start-up that tools/list waits for the key's scopes; a later answer updates the list."""
+"""Seconds tools/list waits for the key's scopes: after start-up over stdio (a later answer updates the list), after
+the request over HTTP (a later answer serves the next requests)."""
 
 
 def mcp_tool(spec: ToolSpec[Any]) -> types.Tool:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.app import build_server
 from server.caller import Caller
 from server.config import Settings, is_loopback
+from server.logs import configure_logging
 from server.options import Options, parse_options
 from server.retries import RetryPolicy
 from server.state import State
@@ -44,7 +45,9 @@ class RemoteModeRefused(Exception):
 
 def create_app() -> Starlette:
     """The app factory for `uvicorn --factory server.http:create_app`: configured by environment variables only."""
-    return build_http_app(Settings.from_env(), parse_options([], os.environ))
+    settings = Settings.from_env()
+    configure_logging(os.environ.get("POSTHOG_MCP_LOG_LEVEL", ""), settings.api_key)
+    return build_http_app(settings, parse_options([], os.environ))
 
 
 def build_http_app(

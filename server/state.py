@@ -79,7 +79,9 @@ class State:
         except (PostHogError, ValueError) as failure:
             logger.warning("Could not read the API key's scopes, so every tool stays listed: %s", failure)
         finally:
-            self.known[digest] = (access, anyio.current_time())
+            now = anyio.current_time()
+            self.known = {seen: entry for seen, entry in self.known.items() if now - entry[1] < REMEMBERED}
+            self.known[digest] = (access, now)
             self.asking.pop(digest).set()
 
 

@@ -81,7 +81,8 @@ async def caller(url: str, key: str | None, **headers: str) -> AsyncIterator[Cli
 async def test_no_usable_key_is_401_before_anything_else(
     fake: FakePostHog, authorization: str | None, challenge: str
 ) -> None:
-    async with remote(fake) as url, httpx.AsyncClient() as http:
+    """The process's own key changes nothing: on a shared server only the request's key counts."""
+    async with remote(fake, env={"POSTHOG_PERSONAL_API_KEY": FULL_KEY}) as url, httpx.AsyncClient() as http:
         headers = {**ACCEPT, **({"Authorization": authorization} if authorization else {})}
         answer = await http.post(f"{url}/mcp", json=INITIALIZE, headers=headers)
     assert answer.status_code == 401

@@ -69,7 +69,7 @@ def test_a_key_that_reaches_a_log_line_is_scrubbed_and_httpx_stays_quiet() -> No
     script = (
         "import logging\n"
         "from pydantic import SecretStr\n"
-        "from server.main import configure_logging\n"
+        "from server.logs import configure_logging\n"
         f"configure_logging('DEBUG', SecretStr({FULL_KEY!r}))\n"
         f"logging.getLogger('somewhere').warning('oops: Authorization: Bearer %s', {FULL_KEY!r})\n"
         "logging.getLogger('httpx').info('HTTP Request: GET https://us.posthog.com/api/ \"HTTP/1.1 200 OK\"')\n"
