@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.fake_posthog import FULL_KEY, SLACK_INTEGRATION_ID
+from tests.fake_posthog import FULL_KEY, SLACK_INTEGRATION_ID, free_port, until_healthy
 
 
 async def calls_per_second(posthog: str, workers: int, clients: int, calls: int) -> float:
     """Start `uvicorn --factory server.http:create_app --workers N`; `clients` callers make `calls` calls each."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "POSTHOG_HOST": posthog, "POSTHOG_MCP_SCOPE_CHECK": "0"}
     command = [sys.executable, "-m", "uvicorn", "--factory", "server.http:create_app", "--workers", str(workers)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     url = f"http://127.0.0.1:{port}"
     async with await anyio.open_process(command, env=env) as server:
         try:
-            await _healthy(url)
+            await until_healthy(url)
             async with anyio.create_task_group() as warm_up:
                 for _ in range(clients):
                     warm_up.start_soon(_caller, url, 1)
@@ -49,18 +45,6 @@ async def _caller(url: str, calls: int) -> None:
             result = await client.call_tool("integrations-get", {"id": SLACK_INTEGRATION_ID})
             if result.is_error:
                 raise RuntimeError(f"a remote call failed: {result.content}")
-
-
-async def _healthy(url: str) -> None:
-    async with httpx.AsyncClient() as http:
-        with anyio.fail_after(30):
-            while True:
-                try:
-                    if (await http.get(f"{url}/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await anyio.sleep(0.1)
 
 
 def summary(rates: dict[int, float]) -> dict[str, Any]:

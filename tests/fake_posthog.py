@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import anyio
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -1510,3 +1511,23 @@ async def serving(app: Any) -> AsyncIterator[str]:
                 server.should_exit = True
     finally:
         sock.close()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now, for a server the test starts as a process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def until_healthy(url: str) -> None:
+    """Wait until a server started as a process answers GET /healthz."""
+    async with httpx.AsyncClient() as http:
+        with anyio.fail_after(30):
+            while True:
+                try:
+                    if (await http.get(f"{url}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await anyio.sleep(0.1)

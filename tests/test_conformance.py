@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
+
+from tests.fake_posthog import free_port, until_healthy
 
 SCRIPT = Path(sys.executable).with_name("posthog-integrations-mcp")
 SCENARIOS = ["server-initialize", "ping", "tools-list", "dns-rebinding-protection"]
@@ -29,9 +29,7 @@ def conformance() -> str:
 
 async def test_remote_mode_passes_the_conformance_scenarios_that_apply() -> None:
     suite = conformance()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         "PATH": os.environ["PATH"],
         "POSTHOG_PERSONAL_API_KEY": "phx_conformance_only",
@@ -40,14 +38,7 @@ async def test_remote_mode_passes_the_conformance_scenarios_that_apply() -> None
     command = [str(SCRIPT), "serve", "--transport", "http", "--single-user", "--port", str(port)]
     async with await anyio.open_process(command, env=env) as server:
         try:
-            async with httpx.AsyncClient() as http:
-                with anyio.fail_after(30):
-                    while True:
-                        try:
-                            if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                                break
-                        except httpx.TransportError:
-                            await anyio.sleep(0.1)
+            await until_healthy(f"http://127.0.0.1:{port}")
             for scenario in SCENARIOS:
                 with anyio.fail_after(120):
                     run = await anyio.run_process(

@@ -32,8 +32,10 @@ from tests.fake_posthog import (
     ROLE_ID,
     TWILIO_INTEGRATION_ID,
     FakePostHog,
+    free_port,
     running,
     serving,
+    until_healthy,
 )
 
 SCRIPT = Path(sys.executable).with_name("posthog-integrations-mcp")
@@ -247,12 +249,12 @@ async def test_two_workers_answer_400_calls_from_20_clients_none_lost_none_doubl
     async with running(fake) as posthog:
         env = {**os.environ, "POSTHOG_HOST": posthog, "POSTHOG_MCP_SCOPE_CHECK": "0"}
         env.pop("POSTHOG_PERSONAL_API_KEY", None)
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "uvicorn", "--factory", "server.http:create_app", "--workers", "2"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         async with await anyio.open_process(command, env=env) as workers:
             url = f"http://127.0.0.1:{port}"
-            await _wait_healthy(url)
+            await until_healthy(url)
             answered: list[bool] = []
 
             async def client(number: int) -> None:
@@ -283,28 +285,8 @@ async def test_two_workers_answer_400_calls_from_20_clients_none_lost_none_doubl
             assert sum(f'"w{number}-{call}"' in body for body in markers) == 1
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _wait_healthy(url: str) -> None:
-    async with httpx.AsyncClient() as http:
-        with anyio.fail_after(30):
-            while True:
-                try:
-                    if (await http.get(f"{url}/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await anyio.sleep(0.1)
-
-
 async def test_the_command_refuses_a_public_bind_without_allowed_hosts() -> None:
-    command = [str(SCRIPT), "serve", "--transport", "http", "--host", "0.0.0.0", "--port", str(_free_port())]
+    command = [str(SCRIPT), "serve", "--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())]
     done = await anyio.run_process(command, env={"PATH": os.environ["PATH"]}, check=False)
     assert done.returncode != 0
     assert "without allowed hosts: set --allowed-hosts" in done.stderr.decode()
