@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -133,3 +135,16 @@ async def over_http(
 async def client(fake: FakePostHog, mode: str, clock: FakeClock) -> AsyncIterator[Client]:
     async with connected(fake, mode=mode, clock=clock) as client:
         yield client
+
+
+def node_tool(variable: str, command: str, what: str) -> str:
+    """A Node tool that `.ci/run` installs pinned and names in `variable`; elsewhere one on PATH will do.
+
+    Without it the test is skipped, except in CI, where its absence is a failure: the tool must not quietly vanish.
+    """
+    path = os.environ.get(variable) or shutil.which(command)
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"no {what}: .ci/run should have installed it and set {variable}")
+    pytest.skip(f"no {what} (set {variable}, or run .ci/run)")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
 
+from tests.conftest import node_tool
 from tests.fake_posthog import free_port, until_healthy
 
 SCRIPT = Path(sys.executable).with_name("posthog-integrations-mcp")
@@ -17,18 +17,12 @@ SCENARIOS = ["server-initialize", "ping", "tools-list", "dns-rebinding-protectio
 """The scenarios that apply to a server without the suite's own demo tools."""
 
 
-def conformance() -> str:
-    """`.ci/run` installs the pinned suite and exports CONFORMANCE_BIN; elsewhere the test needs it on PATH."""
-    path = os.environ.get("CONFORMANCE_BIN") or shutil.which("conformance")
-    if path:
-        return path
-    if os.environ.get("CI"):
-        pytest.fail("no MCP conformance suite: .ci/run should have installed it and set CONFORMANCE_BIN")
-    pytest.skip("no MCP conformance suite (set CONFORMANCE_BIN, or run .ci/run)")
+@pytest.fixture
+def suite() -> str:
+    return node_tool("CONFORMANCE_BIN", "conformance", "MCP conformance suite")
 
 
-async def test_remote_mode_passes_the_conformance_scenarios_that_apply() -> None:
-    suite = conformance()
+async def test_remote_mode_passes_the_conformance_scenarios_that_apply(suite: str) -> None:
     port = free_port()
     env = {
         "PATH": os.environ["PATH"],
