@@ -1,6 +1,7 @@
 """`posthog-integrations-mcp doctor`: checks the configuration against PostHog, one line per check, each with a fix.
 
-Exit 0 when the server would work, 1 otherwise. The key is never printed, at most its first 8 characters.
+Exit 0 when the server would work, 1 otherwise. The key is never printed, at most its first 8 characters. The
+report goes to stdout: it is a command for a person, and only `serve` speaks MCP there.
 """
 
 from __future__ import annotations
