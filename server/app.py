@@ -62,8 +62,9 @@ async def learn_at_start(state: State, caller: Caller) -> None:
     """Over stdio: ask for the key's scopes at once, and tell sessions that listed tools before the answer."""
     await state.learn(caller, until=math.inf)
     offered = [spec for spec in TOOLS if spec.name in state.options.enabled]
+    told, state.listed_early = state.listed_early, []
     if not all(state.refusal(spec, caller) is None for spec in offered):
-        for session in state.listed_early:
+        for session in told:
             try:
                 await session.send_tool_list_changed()
             except Exception:  # a client that went away, or an era without a back-channel
@@ -107,7 +108,7 @@ def build_server(
         state, who = ctx.lifespan_context, caller(ctx)
         waited_from = state.started if caller_of is None else anyio.current_time()
         await state.learn(who, until=waited_from + SCOPE_WAIT)
-        if caller_of is None and state.access(who) is None:
+        if caller_of is None and state.asking and ctx.session not in state.listed_early:
             state.listed_early.append(ctx.session)
         return types.ListToolsResult(tools=[tools[spec.name] for spec in TOOLS if state.refusal(spec, who) is None])
 

@@ -18,7 +18,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from server.calls import Prepared, error
 from server.errors import PostHogError
 from server.state import State
-from tools import TOOLS
+from tools import reader
 from tools.request import ApiRequest
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ async def confirm(ctx: ServerRequestContext[State], params: types.CallToolReques
 async def _question(call: Prepared, state: State) -> str | types.CallToolResult:
     """What will be deleted, read from PostHog where a get tool reads the same path, and what is lost."""
     what = call.request.path
-    if any(spec.method == "GET" and spec.path == call.spec.path for spec in TOOLS):
+    if reader(call.spec.path) is not None:
         try:
             record = await state.posthog.send(ApiRequest("GET", call.request.path, {}, None), call.key)
         except PostHogError as failure:

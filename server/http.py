@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.app import build_server
-from server.caller import Caller
+from server.caller import Caller, process_caller
 from server.config import Settings, is_loopback
 from server.logs import configure_logging
 from server.options import Options, parse_options
@@ -100,13 +100,29 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def request_caller(headers: Mapping[str, str], settings: Settings, options: Options) -> Caller:
-    """The caller of one HTTP request: its key, and its defaults from X-PostHog-* headers."""
+def bearer(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer …` header (header names lower-cased), or None."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
-    key = SecretStr(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    problems = [problem for problem in settings.problems if problem not in settings.key_problems]
-    if key is None and options.single_user:
-        key, problems = settings.api_key, list(settings.problems)
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def request_caller(headers: Mapping[str, str], settings: Settings, options: Options) -> Caller:
+    """The caller of one HTTP request: its key, and its defaults from X-PostHog-* headers.
+
+    A shared server gives a request nothing of the process's; a single-user one starts from the process's caller,
+    and a key in the request still wins over the process's.
+    """
+    token = bearer(headers)
+    if options.single_user and token is None:
+        base = process_caller(settings)
+    else:
+        base = Caller(
+            key=SecretStr(token) if token else None,
+            project_id=settings.project_id if options.single_user else None,
+            organization_id=settings.organization_id if options.single_user else None,
+            problems=tuple(problem for problem in settings.problems if problem not in settings.key_problems),
+        )
+    problems = list(base.problems)
     project = headers.get("x-posthog-project-id", "").strip()
     if project and not (project.isdigit() and int(project) > 0):
         problems.append(f"X-PostHog-Project-Id {project!r} is not a project id: send a number, or leave it out.")
@@ -116,11 +132,10 @@ def request_caller(headers: Mapping[str, str], settings: Settings, options: Opti
             organization = str(UUID(organization))
         except ValueError:
             problems.append(f"X-PostHog-Organization-Id {organization!r} is not an organization id (a UUID).")
-    defaults = (settings.project_id, settings.organization_id) if options.single_user else (None, None)
-    return Caller(
-        key=key,
-        project_id=project or defaults[0],
-        organization_id=organization or defaults[1],
+    return replace(
+        base,
+        project_id=project or base.project_id,
+        organization_id=organization or base.organization_id,
         problems=tuple(problems),
         read_only=headers.get("x-posthog-read-only", "").strip().lower() in ("1", "true", "yes"),
     )
@@ -138,14 +153,13 @@ class KeyRequired:
             await self.app(scope, receive, send)
             return
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() == "bearer" and token.startswith(("phc_", "phs_")):
+        token = bearer(headers)
+        if token and token.startswith(("phc_", "phs_")):
             what = "a project token (phc_)" if token.startswith("phc_") else "a project secret key (phs_)"
             challenge = f'Bearer error="invalid_token", error_description="{what} is not a personal API key"'
             message = f"This is {what}, not a PostHog personal API key (phx_…): send Authorization: Bearer phx_…"
             await _unauthorized(message, challenge, scope, receive, send)
-        elif not (scheme.lower() == "bearer" and token) and not (self.single_user and "authorization" not in headers):
+        elif token is None and not (self.single_user and "authorization" not in headers):
             message = "Send your PostHog personal API key as Authorization: Bearer phx_…"
             await _unauthorized(message, "Bearer", scope, receive, send)
         else:

@@ -62,7 +62,9 @@ def assert_result(result: types.CallToolResult, expected: dict[str, Any], note: 
 # Project integrations
 
 
-async def test_list_defaults_to_the_current_project_and_redacts_every_row(client: Client, fake: FakePostHog) -> None:
+async def test_list_defaults_to_the_current_project_and_leaves_config_to_the_get_tool(
+    client: Client, fake: FakePostHog
+) -> None:
     result = await client.call_tool("integrations-list", {})
     assert_sent(fake, "GET", "/api/projects/@current/integrations/")
     page = result.structured_content
@@ -70,6 +72,7 @@ async def test_list_defaults_to_the_current_project_and_redacts_every_row(client
     assert (page["count"], page["next"], page["previous"]) == (7, None, None)
     assert "next_offset" not in page
     assert [row["id"] for row in page["results"]] == [101, 102, 103, 104, 105, 106, 107]
+    assert [row for row in page["results"] if "config" in row or "errors" in row] == []
     for secret in (*SLACK_SECRETS, TWILIO_AUTH_TOKEN):
         assert secret not in json.dumps(result.model_dump())
     assert_result(result, page)

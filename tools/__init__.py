@@ -10,13 +10,16 @@ BY_NAME = {spec.name: spec for spec in TOOLS}
 SCOPES = tuple(sorted({spec.scope for spec in TOOLS}))
 
 
+def reader(path: str) -> ToolSpec[Any] | None:
+    """The read tool of a path template (integrations-get for integrations-delete's path), if there is one."""
+    return next((spec for spec in TOOLS if spec.method == "GET" and spec.path == path), None)
+
+
 def how_to_check(spec: ToolSpec[Any]) -> str:
     """How to see whether a write took effect: a read of the same path (get), else of its parent (list)."""
-    parent = spec.path.rstrip("/").rsplit("/", 1)[0] + "/"
-    for path in (spec.path, parent):
-        if reads := [read.name for read in TOOLS if read.method == "GET" and read.path == path]:
-            return f"Check with {reads[0]} before trying it again."
-    return "Check in PostHog's web app before trying it again."
+    found = reader(spec.path) or reader(spec.path.rstrip("/").rsplit("/", 1)[0] + "/")
+    where = f"with {found.name}" if found else "in PostHog's web app"
+    return f"Check {where} before trying it again."
 
 
-__all__ = ["BY_NAME", "SCOPES", "TOOLS", "ToolSpec", "how_to_check"]
+__all__ = ["BY_NAME", "SCOPES", "TOOLS", "ToolSpec", "how_to_check", "reader"]
