@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import SecretStr
 
 from tools import SCOPES
+from tools.digits import ascii_decimal, ascii_int
 
 DEFAULT_HOST = "https://us.posthog.com"
 SHORTHANDS = {"us": "https://us.posthog.com", "eu": "https://eu.posthog.com"}
@@ -119,12 +120,15 @@ def _api_key(environ: Mapping[str, str], host: str, problems: list[str]) -> Secr
 
 
 def _project_id(raw: str, problems: list[str]) -> str | None:
-    value = raw.strip()
-    if value and not (value.isdigit() and int(value) > 0):
+    if not raw.strip():
+        return None
+    number = ascii_int(raw)
+    if not number:
         problems.append(
             f"POSTHOG_PROJECT_ID {raw!r} is not a project id: set it to a number such as 12345, or unset it."
         )
-    return value or None
+        return None
+    return str(number)
 
 
 def _organization_id(raw: str, problems: list[str]) -> str | None:
@@ -141,11 +145,8 @@ def _organization_id(raw: str, problems: list[str]) -> str | None:
 def _timeout(raw: str, problems: list[str]) -> float:
     if not raw.strip():
         return DEFAULT_TIMEOUT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds <= 600:
+    seconds = ascii_decimal(raw)
+    if seconds is None or not 0 < seconds <= 600:
         problems.append(f"POSTHOG_MCP_TIMEOUT {raw!r} is not a number of seconds between 0 and 600.")
         return DEFAULT_TIMEOUT
     return seconds
@@ -154,7 +155,8 @@ def _timeout(raw: str, problems: list[str]) -> float:
 def _max_result_tokens(raw: str, problems: list[str]) -> int:
     if not raw.strip():
         return DEFAULT_MAX_RESULT_TOKENS
-    if not raw.strip().isdigit() or int(raw) < 500:
+    tokens = ascii_int(raw)
+    if tokens is None or tokens < 500:
         problems.append(f"POSTHOG_MCP_MAX_RESULT_TOKENS {raw!r} is not a number of tokens of at least 500.")
         return DEFAULT_MAX_RESULT_TOKENS
-    return int(raw)
+    return tokens

@@ -17,7 +17,7 @@ from tools.request import ApiRequest
 
 KEYS_PAGE = "{host}/settings/user-api-keys"
 _MISSING_SCOPE = re.compile(r"missing required scope '([^']+)'")
-_SECONDS = re.compile(r"available in (\d+) second")
+_SECONDS = re.compile(r"available in ([0-9]+) second")
 
 
 class PostHogError(Exception):

@@ -13,6 +13,7 @@ from server import __version__
 from server.config import Settings
 from server.errors import ApiError, PostHogError, error_for_status, not_json_answer, too_large, unreachable
 from server.retries import RETRY_ERRORS, RETRY_STATUSES, RetryPolicy
+from tools.digits import ascii_int
 from tools.request import ApiRequest
 
 logger = logging.getLogger(__name__)
@@ -26,15 +27,18 @@ def http_client(settings: Settings, transport: httpx.AsyncBaseTransport | None =
     """One pooled client per process; keys travel per request. Redirects are never followed: the key must not
     travel elsewhere."""
     headers = {"User-Agent": f"posthog-integrations-mcp/{__version__}", "Accept": "application/json"}
-    seconds = settings.timeout
     return httpx.AsyncClient(
         base_url=settings.host,
         headers=headers,
-        timeout=httpx.Timeout(connect=min(CONNECT_TIMEOUT, seconds), read=seconds, write=seconds, pool=seconds),
+        timeout=timeouts(settings.timeout),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         follow_redirects=False,
         transport=transport,
     )
+
+
+def timeouts(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(connect=min(CONNECT_TIMEOUT, seconds), read=seconds, write=seconds, pool=seconds)
 
 
 class PostHog:
@@ -62,18 +66,20 @@ class PostHog:
     async def send(self, request: ApiRequest, key: SecretStr | None) -> Any:
         """PostHog's parsed JSON, or None for an empty answer (a 204 delete). Reads are retried per the policy."""
         policy = self._retry
-        give_up_at = policy.now() + policy.budget
-        attempt = 0
+        deadline = policy.now() + self._timeout + policy.budget
+        timeout, waited, attempt = self._timeout, 0.0, 0
         while True:
             try:
-                return await self._once(request, key)
+                return await self._once(request, key, timeout)
             except PostHogError as failure:
                 wait = self._wait_before_retry(request, failure, attempt)
-                if wait is None or policy.now() + wait > give_up_at:
+                if wait is None or waited + wait > policy.budget or policy.now() + wait >= deadline:
                     raise
                 logger.info("%s %s failed (%s); retrying in %.2f s", request.method, request.path, failure, wait)
             await policy.sleep(wait)
+            waited += wait
             attempt += 1
+            timeout = min(self._timeout, deadline - policy.now())
 
     def _wait_before_retry(self, request: ApiRequest, failure: PostHogError, attempt: int) -> float | None:
         if request.method != "GET" or attempt >= self._retry.retries:
@@ -84,15 +90,20 @@ class PostHog:
             return self._retry.wait(attempt, None)
         return None
 
-    async def _once(self, request: ApiRequest, key: SecretStr | None) -> Any:
+    async def _once(self, request: ApiRequest, key: SecretStr | None, seconds: float) -> Any:
         headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key is not None else None
         try:
             async with self._http.stream(
-                request.method, request.path, params=request.query or None, json=request.body, headers=headers
+                request.method,
+                request.path,
+                params=request.query or None,
+                json=request.body,
+                headers=headers,
+                timeout=timeouts(seconds),
             ) as response:
                 content = await _read_capped(response)
         except httpx.TransportError as error:
-            raise unreachable(error, request, self._host, self._timeout) from error
+            raise unreachable(error, request, self._host, seconds) from error
         body = _json(response, content)
         if not response.is_success:
             raise error_for_status(response, body, body is None and bool(content), request, self._host)
@@ -102,8 +113,8 @@ class PostHog:
 
 
 async def _read_capped(response: httpx.Response) -> bytes:
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    declared = ascii_int(response.headers.get("Content-Length", ""))
+    if declared is not None and declared > MAX_BODY:
         raise too_large(MAX_BODY)
     content = bytearray()
     async for chunk in response.aiter_bytes():

@@ -1,9 +1,11 @@
 """When a read is tried again, and how long to wait first.
 
 Only GETs are retried: a write that failed may still have happened, so repeating it is the caller's decision.
-Written here rather than taken from httpx-retries or stamina: neither stops early when the wait PostHog asks
-for (Retry-After) would overrun the call's budget, which is what lets a model hear "wait 40 s" at once instead of
-a call that hangs and then fails anyway.
+Two bounds hold a read: its waits add up to at most `budget` seconds, and the whole call, tries and waits, ends
+within the timeout plus `budget` (each try after the first gets what is left), so a first try that hangs until its
+timeout still leaves room for a second. Written here rather than taken from httpx-retries or stamina: neither stops
+early when the wait PostHog asks for (Retry-After) would overrun the budget, which is what lets a model hear "wait
+40 s" at once instead of a call that hangs and then fails anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from email.utils import parsedate_to_datetime
 import anyio
 import httpx
 
+from tools.digits import ascii_int
+
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError)
 """Failures where a GET can safely be sent again: not connected, no answer in time, a pooled connection dropped."""
@@ -29,10 +33,8 @@ class RetryPolicy:
     """Tries after the first."""
     base: float = 0.5
     """The first backoff's ceiling in seconds; it doubles each time (full jitter: a random wait up to it)."""
-    cap: float = 8.0
-    """No backoff wait is longer than this, unless PostHog asks for longer with Retry-After."""
     budget: float = 20.0
-    """Seconds a call may spend, waits included, before a retry is given up and the last failure returned."""
+    """Seconds of waiting a call may spend in all, and what it may run past its first try's timeout."""
     sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep, repr=False)
     now: Callable[[], float] = field(default=time.monotonic, repr=False)
 
@@ -40,7 +42,7 @@ class RetryPolicy:
         """Seconds before try `attempt + 1`: what PostHog asked for, else exponential backoff with full jitter."""
         if retry_after is not None:
             return retry_after
-        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+        return random.uniform(0, self.base * 2**attempt)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -48,8 +50,8 @@ def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    if (seconds := ascii_int(value)) is not None:
+        return float(seconds)
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -10,12 +12,14 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from mcp.server import Server
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from server import __version__
 from server.app import build_server
-from server.config import Settings
+from server.config import DEFAULT_TIMEOUT, Settings
 from server.posthog import http_client
+from server.retries import RetryPolicy
 from tests.conftest import NO_SCOPE_CHECK, FakeClock
 from tests.fake_posthog import (
     FULL_KEY,
@@ -79,16 +83,33 @@ async def test_a_read_is_retried_after_a_transient_failure(
 
 
 async def test_backoff_doubles_with_full_jitter_and_stops_after_three_retries(
-    client: Client, fake: FakePostHog, clock: FakeClock
+    client: Client, fake: FakePostHog, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The jitter is drawn between 0 and a ceiling that doubles; drawing the ceiling itself shows the ceilings."""
+    drawn: list[tuple[float, float]] = []
+
+    def ceiling(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return high
+
+    monkeypatch.setattr(random, "uniform", ceiling)
     for _ in range(5):
         fake.fail_next(503, json=SERVER_ERROR)
     result = await client.call_tool("integrations-list", {})
     assert result.is_error is True
     assert len(fake.requests) == 4
-    assert len(clock.sleeps) == 3
-    for attempt, wait in enumerate(clock.sleeps):
-        assert 0 <= wait <= 0.5 * 2**attempt
+    assert drawn == [(0, 0.5), (0, 1.0), (0, 2.0)]
+    assert clock.sleeps == [0.5, 1.0, 2.0]
+
+
+async def test_backoff_waits_vary_between_calls(client: Client, fake: FakePostHog, clock: FakeClock) -> None:
+    """Full jitter: clients that failed together do not retry together."""
+    for _ in range(20):
+        fake.fail_next(503, json=SERVER_ERROR)
+        assert (await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})).is_error is False
+    assert len(set(clock.sleeps)) == 20
+    assert all(0 <= wait <= 0.5 for wait in clock.sleeps)
+    assert max(clock.sleeps) > 0.25
 
 
 async def test_retry_after_given_as_an_http_date_is_honoured(
@@ -128,7 +149,58 @@ async def test_a_write_is_never_retried(
         assert f"The {method} may or may not have taken effect. {CHECK[tool]}" in text(result)
 
 
+@dataclass
+class HangsUntilTimeout(httpx.AsyncBaseTransport):
+    """PostHog that hangs the first `hangs` requests until their read timeout runs out, on the tests' clock: the
+    clock moves by the timeout while the request hangs, as a real one would."""
+
+    inner: httpx.AsyncBaseTransport
+    clock: FakeClock
+    hangs: int
+    timeouts: list[float] = field(default_factory=list)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions["timeout"]["read"]
+        self.timeouts.append(timeout)
+        if len(self.timeouts) <= self.hangs:
+            self.clock.time += timeout
+            raise httpx.ReadTimeout("timed out", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def hanging(fake: FakePostHog, clock: FakeClock, hangs: int) -> tuple[Server[Any], HangsUntilTimeout]:
+    """The server with default settings, PostHog hanging the first `hangs` requests."""
+    transport = HangsUntilTimeout(httpx.ASGITransport(app=fake.app), clock, hangs)
+    settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": FULL_KEY})
+    return build_server(settings, NO_SCOPE_CHECK, transport=transport, retry=clock.policy()), transport
+
+
+async def test_with_default_settings_a_read_that_times_out_is_tried_again(
+    fake: FakePostHog, clock: FakeClock, mode: str
+) -> None:
+    server, posthog = hanging(fake, clock, hangs=1)
+    async with Client(server, mode=mode) as client:
+        read = await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})
+    assert read.is_error is False
+    (wait,) = clock.sleeps
+    assert posthog.timeouts == [DEFAULT_TIMEOUT, pytest.approx(RetryPolicy().budget - wait)]
+    assert len(fake.requests) == 1
+
+
+async def test_a_read_that_keeps_timing_out_ends_within_the_timeout_and_the_retry_budget(
+    fake: FakePostHog, clock: FakeClock
+) -> None:
+    server, posthog = hanging(fake, clock, hangs=10)
+    async with Client(server) as client:
+        read = await client.call_tool("integrations-list", {})
+    assert read.is_error is True
+    assert text(read).startswith("PostHog at https://us.posthog.com did not answer within ")
+    assert len(posthog.timeouts) == 2
+    assert clock.time == pytest.approx(DEFAULT_TIMEOUT + RetryPolicy().budget)
+
+
 async def test_a_read_that_times_out_is_retried_and_a_write_is_not(fake: FakePostHog, mode: str) -> None:
+    """On the real clock, with the retry budget shorter than the timeout as it is by default."""
     over = anyio.Event()
 
     async def first_request_hangs(request: Recorded) -> Response | None:
@@ -137,14 +209,12 @@ async def test_a_read_that_times_out_is_retried_and_a_write_is_not(fake: FakePos
         return None
 
     fake.intercept = first_request_hangs
-    clock = FakeClock()
     async with running(fake) as url:
         env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url, "POSTHOG_MCP_TIMEOUT": "0.3"}
-        async with Client(
-            build_server(Settings.from_env(env), NO_SCOPE_CHECK, retry=clock.policy()), mode=mode
-        ) as client:
+        retry = RetryPolicy(base=0.01, budget=0.2)
+        async with Client(build_server(Settings.from_env(env), NO_SCOPE_CHECK, retry=retry), mode=mode) as client:
             read = await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})
-            assert (read.is_error, len(fake.requests), len(clock.sleeps)) == (False, 2, 1)
+            assert (read.is_error, len(fake.requests)) == (False, 2)
             fake.requests.clear()
             write = await client.call_tool("integrations-delete", {"id": TWILIO_INTEGRATION_ID})
         over.set()
