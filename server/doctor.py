@@ -121,14 +121,23 @@ async def _resolve(http: httpx.AsyncClient, report: Report, path: str, noun: str
     except httpx.TransportError as error:
         report.fail(f"could not read the {noun} ({error})", "run doctor again")
         return
-    body: Any = answer.json() if "json" in answer.headers.get("Content-Type", "") else {}
+    body = _json(answer)
     detail = body.get("detail", "") if isinstance(body, dict) else ""
     if answer.is_success and isinstance(body, dict):
         report.ok(f"the default {noun} is {body.get('name')} ({body.get('id')})")
     elif answer.status_code == 403 and "missing required scope" in detail:
         report.skip(f"{noun} not checked: {detail}")
     else:
+        said = detail or ("" if body is not None else f"with {answer.headers.get('Content-Type')} that is not JSON")
         report.fail(
-            f"the default {noun} ({path}) does not resolve: HTTP {answer.status_code} {detail}".rstrip(),
-            f"set {variable} to a {noun} this key may use, or unset it to use the current one",
+            f"the default {noun} ({path}) does not resolve: HTTP {answer.status_code} {said}".rstrip(),
+            f"set {variable} to one this key may use, or unset it to use the current {noun}",
         )
+
+
+def _json(answer: httpx.Response) -> Any:
+    """The answer's JSON; None when it has none, or what it calls JSON is not (a gateway's page, a cut-off body)."""
+    try:
+        return answer.json()
+    except ValueError:
+        return None

@@ -16,7 +16,7 @@ from server.retries import retry_after
 from tools.request import ApiRequest
 
 KEYS_PAGE = "{host}/settings/user-api-keys"
-_MISSING_SCOPE = re.compile(r"missing required scope '([^']+)'")
+_MISSING_SCOPE = re.compile(r"missing required scope '([^']+)'", re.IGNORECASE)
 _SECONDS = re.compile(r"available in ([0-9]+) second")
 
 
@@ -96,19 +96,19 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
     detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
     attr = body.get("attr") if isinstance(body, dict) and isinstance(body.get("attr"), str) else None
     received = f" with {response.headers.get('Content-Type') or 'no content type'} instead of JSON" if not_json else ""
-    said = f": {detail}" if detail else received
     field = f" (field: {attr})" if attr else ""
+    said = _sentence(f": {detail.rstrip().removesuffix('.')}{field}" if detail else f"{received}{field}")
     keys = KEYS_PAGE.format(host=host)
     if status == 400:
         return BadRequest(
-            f"PostHog refused the request (400){said}{field}. Fix the arguments and call again.",
+            f"PostHog refused the request (400){said} Fix the arguments and call again.",
             status=status,
             detail=detail,
             attr=attr,
         )
     if status == 401:
         return AuthenticationFailed(
-            f"PostHog rejected the API key (401){said}. The key is wrong or revoked, or it belongs to the other "
+            f"PostHog rejected the API key (401){said} The key is wrong or revoked, or it belongs to the other "
             f"region: US keys work only with https://us.posthog.com and EU keys only with https://eu.posthog.com "
             f"(POSTHOG_HOST is {host}). Check the key at {keys}.",
             status=status,
@@ -124,7 +124,7 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
             detail=detail,
         )
     if status == 409:
-        return Conflict(f"PostHog refused the request (409 conflict){said}.", status=status, detail=detail)
+        return Conflict(f"PostHog refused the request (409 conflict){said}", status=status, detail=detail)
     wait = _wait(response, detail)
     if status == 429:
         after = f"wait {math.ceil(wait)} seconds, then try again" if wait is not None else "wait, then try again"
@@ -144,26 +144,35 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
             f"server does not follow, so the key goes nowhere else. Check POSTHOG_HOST ({host}).",
             status=status,
         )
-    return ApiError(f"PostHog answered HTTP {status}{said}{field}.", status=status, detail=detail, attr=attr)
+    return ApiError(f"PostHog answered HTTP {status}{said}", status=status, detail=detail, attr=attr)
 
 
 def _forbidden(detail: str | None, keys: str) -> str:
-    text = detail or "permission denied"
+    """PostHog's refusal and, where its words say why, what to do; the words are matched in any case (PostHog
+    spells one refusal both "personal API key" and "Personal API Key")."""
+    text = _sentence(detail or "permission denied")
     if scope := _MISSING_SCOPE.search(text):
         return (
             f"The API key lacks the scope {scope[1]} (403). Add {scope[1]} to the key at {keys} "
             "(or create a key that has it), then call again."
         )
-    if "scoped projects" in text:
+    words = text.casefold()
+    if "scoped projects" in words:
         return (
             f"PostHog refused (403): {text} This key is limited to specific projects; organization tools need a key "
             f"with access to the organization. Create one at {keys}."
         )
-    if "does not support personal API key" in text:
+    if "does not support personal api key" in words:
         return f"PostHog refused (403): {text} Make this change in PostHog's web app instead."
-    if "access level is insufficient" in text:
+    if "access level is insufficient" in words:
         return f"PostHog refused (403): {text} This needs an organization admin."
     return f"PostHog refused the request (403): {text}"
+
+
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence does, with one full stop: PostHog's details sometimes end in one already."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _wait(response: httpx.Response, detail: str | None) -> float | None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import anyio
 import httpx
+import pytest
+from starlette.responses import Response
 
 from server.config import Settings
 from server.doctor import doctor
@@ -23,6 +25,7 @@ from tests.fake_posthog import (
     PROJECT_SCOPED_KEY,
     READ_ONLY_KEY,
     FakePostHog,
+    Recorded,
     running,
 )
 from tools import TOOLS
@@ -82,7 +85,7 @@ async def test_a_default_project_outside_the_key_fails_with_the_variable_to_fix(
     code, report = await diagnose(env, httpx.ASGITransport(app=fake.app))
     assert code == 1
     assert "✗ the default project (/api/projects/3/) does not resolve: HTTP 404 Not found." in report
-    assert "→ set POSTHOG_PROJECT_ID to a project this key may use" in report
+    assert "→ set POSTHOG_PROJECT_ID to one this key may use, or unset it to use the current project" in report
 
 
 async def test_a_rejected_key_is_reported_without_the_key(fake: FakePostHog) -> None:
@@ -143,3 +146,38 @@ async def test_the_doctor_command_runs_against_posthog(fake: FakePostHog) -> Non
     without_key = await anyio.run_process([str(SCRIPT), "doctor"], env={"PATH": os.environ["PATH"]}, check=False)
     assert without_key.returncode == 1
     assert without_key.stdout.decode().startswith("✗ No PostHog API key: set POSTHOG_PERSONAL_API_KEY")
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (
+            "/api/personal_api_keys/@current/",
+            "✗ PostHog did not say what the key may do (HTTP 200)\n  → run doctor again later",
+        ),
+        (
+            "/api/projects/@current/",
+            "✗ the default project (/api/projects/@current/) does not resolve: HTTP 200 with application/json that "
+            "is not JSON\n  → set POSTHOG_PROJECT_ID to one this key may use, or unset it to use the current project",
+        ),
+        (
+            f"/api/organizations/{ORG_ID}/",
+            f"✗ the default organization (/api/organizations/{ORG_ID}/) does not resolve: HTTP 200 with "
+            "application/json that is not JSON\n  → set POSTHOG_ORGANIZATION_ID to one this key may use, or unset it "
+            "to use the current organization",
+        ),
+    ],
+)
+async def test_an_answer_labelled_json_that_is_not_json_fails_the_check_without_a_crash(
+    fake: FakePostHog, path: str, line: str
+) -> None:
+    async def garbled(request: Recorded) -> Response | None:
+        if request.path == path:
+            return Response(b"<html>gateway</html>", media_type="application/json")
+        return None
+
+    fake.intercept = garbled
+    env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_ORGANIZATION_ID": ORG_ID}
+    code, report = await diagnose(env, httpx.ASGITransport(app=fake.app))
+    assert code == 1
+    assert line in report

@@ -14,7 +14,15 @@ from mcp.shared.exceptions import MCPError
 from server.app import build_server
 from server.config import Settings
 from tests.conftest import NO_SCOPE_CHECK, FakeClock, connected
-from tests.fake_posthog import FULL_KEY, ORG_ID, PROJECT_SCOPED_KEY, READ_KEY, FakePostHog
+from tests.fake_posthog import (
+    FULL_KEY,
+    ORG_ID,
+    PROJECT_SCOPED_KEY,
+    READ_KEY,
+    UNPAID_INVOICES_MESSAGE,
+    UNPAID_ORG_INTEGRATION_ID,
+    FakePostHog,
+)
 
 UNKNOWN_UUID = "0f0f0f0f-0000-4000-8000-000000000000"
 UUID_WANTED = "Input should be a UUID such as 0189c2a4-8e5b-7c3d-9f00-1234567890ab"
@@ -36,13 +44,137 @@ async def failure(client: Client, tool: str, arguments: dict[str, Any]) -> str:
 # PostHog's answers
 
 
-async def test_validation_error_keeps_detail_and_attr(client: Client, fake: FakePostHog) -> None:
-    body = {"type": "validation_error", "code": "invalid_input", "detail": "This field is required.", "attr": "config"}
-    fake.fail_next(400, json=body)
-    message = await failure(client, "integrations-create", {"kind": "twilio", "config": {}})
-    assert message == (
-        "PostHog refused the request (400): This field is required. (field: config). Fix the arguments and call again."
-    )
+KEYS = "https://us.posthog.com/settings/user-api-keys"
+MESSAGES = [
+    (
+        "integrations-create",
+        400,
+        {"type": "validation_error", "code": "invalid_input", "detail": "This field is required.", "attr": "config"},
+        "PostHog refused the request (400): This field is required (field: config). Fix the arguments and call again.",
+    ),
+    (
+        "integrations-get",
+        400,
+        {"detail": "Not allowed"},
+        "PostHog refused the request (400): Not allowed. Fix the arguments and call again.",
+    ),
+    (
+        "integrations-get",
+        400,
+        {"detail": "Why?", "attr": None},
+        "PostHog refused the request (400): Why? Fix the arguments and call again.",
+    ),
+    (
+        "integrations-get",
+        401,
+        {"detail": "Personal API key found in request Authorization header is invalid."},
+        "PostHog rejected the API key (401): Personal API key found in request Authorization header is invalid. The "
+        "key is wrong or revoked, or it belongs to the other region: US keys work only with https://us.posthog.com "
+        "and EU keys only with https://eu.posthog.com (POSTHOG_HOST is https://us.posthog.com). Check the key at "
+        f"{KEYS}.",
+    ),
+    (
+        "org-integrations-environment-mapping-update",
+        403,
+        {"detail": "This action does not support personal API key access"},
+        "PostHog refused (403): This action does not support personal API key access. Make this change in PostHog's "
+        "web app instead.",
+    ),
+    (
+        "org-integrations-environment-mapping-update",
+        403,
+        {"detail": "This action does not support Personal API Key access"},
+        "PostHog refused (403): This action does not support Personal API Key access. Make this change in PostHog's "
+        "web app instead.",
+    ),
+    (
+        "org-integrations-environment-mapping-update",
+        403,
+        {"detail": "THIS ACTION DOES NOT SUPPORT PERSONAL API KEY ACCESS."},
+        "PostHog refused (403): THIS ACTION DOES NOT SUPPORT PERSONAL API KEY ACCESS. Make this change in PostHog's "
+        "web app instead.",
+    ),
+    (
+        "role-external-references-list",
+        403,
+        {"detail": "API keys with scoped projects are only supported on project-based endpoints."},
+        "PostHog refused (403): API keys with scoped projects are only supported on project-based endpoints. This key "
+        f"is limited to specific projects; organization tools need a key with access to the organization. Create one "
+        f"at {KEYS}.",
+    ),
+    (
+        "role-external-references-list",
+        403,
+        {"detail": "API Keys with Scoped Projects are only supported on project-based endpoints"},
+        "PostHog refused (403): API Keys with Scoped Projects are only supported on project-based endpoints. This key "
+        f"is limited to specific projects; organization tools need a key with access to the organization. Create one "
+        f"at {KEYS}.",
+    ),
+    (
+        "role-external-references-create",
+        403,
+        {"detail": "Your organization access level is insufficient."},
+        "PostHog refused (403): Your organization access level is insufficient. This needs an organization admin.",
+    ),
+    (
+        "role-external-references-create",
+        403,
+        {"detail": "Your Organization Access Level Is Insufficient"},
+        "PostHog refused (403): Your Organization Access Level Is Insufficient. This needs an organization admin.",
+    ),
+    (
+        "integrations-delete",
+        403,
+        {"detail": "API Key missing required scope 'integration:write'"},
+        f"The API key lacks the scope integration:write (403). Add integration:write to the key at {KEYS} (or create "
+        "a key that has it), then call again.",
+    ),
+    (
+        "integrations-get",
+        403,
+        {"detail": "You do not have permission to perform this action."},
+        "PostHog refused the request (403): You do not have permission to perform this action.",
+    ),
+    ("integrations-get", 403, {}, "PostHog refused the request (403): permission denied."),
+    (
+        "org-integrations-delete",
+        409,
+        {"detail": "This Vercel installation has unpaid invoices."},
+        "PostHog refused the request (409 conflict): This Vercel installation has unpaid invoices.",
+    ),
+    ("org-integrations-delete", 409, {"detail": "Busy"}, "PostHog refused the request (409 conflict): Busy."),
+    ("integrations-get", 418, {"detail": "I'm a teapot."}, "PostHog answered HTTP 418: I'm a teapot."),
+    ("integrations-get", 418, {"detail": "Odd", "attr": "id"}, "PostHog answered HTTP 418: Odd (field: id)."),
+]
+ARGUMENTS: dict[str, dict[str, Any]] = {
+    "integrations-create": {"kind": "twilio", "config": {}},
+    "integrations-get": {"id": 1},
+    "integrations-delete": {"id": 1},
+    "org-integrations-environment-mapping-update": {"id": UNKNOWN_UUID, "production": 1},
+    "org-integrations-delete": {"id": UNKNOWN_UUID},
+    "role-external-references-list": {},
+    "role-external-references-create": {
+        "provider": "github",
+        "provider_organization_id": "posthog",
+        "provider_role_id": "1",
+        "provider_role_name": "Ops",
+        "role": UNKNOWN_UUID,
+    },
+}
+
+
+@pytest.mark.parametrize(("tool", "status", "body", "message"), MESSAGES)
+async def test_posthogs_refusals_read_as_one_sentence_with_the_hint_that_fits(
+    client: Client, fake: FakePostHog, tool: str, status: int, body: dict[str, Any], message: str
+) -> None:
+    """Hints are found whatever the case of PostHog's wording, and its detail ends in one full stop, not two."""
+    fake.fail_next(status, json=body)
+    assert await failure(client, tool, ARGUMENTS[tool]) == message
+
+
+async def test_a_conflict_from_posthog_is_quoted_whole(client: Client) -> None:
+    message = await failure(client, "org-integrations-delete", {"id": UNPAID_ORG_INTEGRATION_ID})
+    assert message == f"PostHog refused the request (409 conflict): {UNPAID_INVOICES_MESSAGE}"
 
 
 async def test_bare_detail_body_is_kept(client: Client, fake: FakePostHog) -> None:
