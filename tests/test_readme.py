@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from server.options import argument_parser
 from tools import TOOLS
@@ -15,15 +18,47 @@ README = Path(__file__).parents[1] / "README.md"
 def tool_reference() -> str:
     rows = ["| Tool | What it does | Scope | Access |", "|---|---|---|---|"]
     for spec in TOOLS:
-        summary = spec.description.split(". ")[0].rstrip(".") + "."
         hints = spec.annotations
         access = "read" if hints.read_only else "write, destructive" if hints.destructive else "write"
-        rows.append(f"| `{spec.name}` | {summary} | `{spec.scope}` | {access} |")
+        rows.append(f"| `{spec.name}` | {spec.summary} | `{spec.scope}` | {access} |")
     return "\n".join(rows)
 
 
 def test_readme_tool_reference_matches_the_registry() -> None:
     assert tool_reference() in README.read_text(), "README's tool table drifted; paste this:\n" + tool_reference()
+
+
+@pytest.mark.parametrize(
+    ("description", "summary"),
+    [
+        ("Delete it. It cannot be undone.", "Delete it."),
+        ("Map a role, e.g. provider=github. A duplicate is refused.", "Map a role, e.g. provider=github."),
+        ("Only this kind, e.g. Slack. Needs a scope.", "Only this kind, e.g. Slack."),
+        ("One thing, i.e. This one. More.", "One thing, i.e. This one."),
+        ("Ask first! Then act.", "Ask first!"),
+        ("Is it there? Check it.", "Is it there?"),
+        (
+            "Connect one (anthropic, …) to the project; PostHog checks it. OAuth kinds are refused.",
+            "Connect one (anthropic, …) to the project; PostHog checks it.",
+        ),
+        ("Pass next_cursor as after. while has_more.", "Pass next_cursor as after. while has_more."),
+        ("Version 2.5 is out. Upgrade.", "Version 2.5 is out."),
+        ("One sentence only.", "One sentence only."),
+        ("Ends without a stop", "Ends without a stop"),
+        ("Spaces twice.  Then more.", "Spaces twice."),
+        ("A line.\nAnother.", "A line."),
+    ],
+)
+def test_a_summary_is_the_whole_first_sentence(description: str, summary: str) -> None:
+    spec = replace(TOOLS[0], description=description)
+    assert spec.summary == summary
+
+
+def test_every_tool_summary_is_a_sentence_of_its_description() -> None:
+    for spec in TOOLS:
+        assert spec.description.startswith(spec.summary)
+        assert spec.summary.endswith(".")
+        assert "e.g." not in spec.summary[-5:]
 
 
 def test_readme_documents_every_flag_and_its_variable() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -13,6 +14,8 @@ Method = Literal["GET", "POST", "PATCH", "DELETE"]
 CURRENT = "@current"
 """PostHog's name for the key owner's current project or organization."""
 ArgsT = TypeVar("ArgsT", bound=Arguments)
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!e\.g\.)(?<!i\.e\.)\s+(?=[A-Z])")
+"""Where one sentence ends and the next begins: a stop, then a capital; "e.g. PostHog" goes on."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,11 @@ class ToolSpec(Generic[ArgsT]):
     refuse: Callable[[ArgsT, Target], str | None] | None = None
     loss: str = ""
     """For a destructive tool: what the user loses, shown when they are asked to confirm."""
+
+    @property
+    def summary(self) -> str:
+        """The description's first sentence, whole: what a table of tools shows."""
+        return _SENTENCE_END.split(self.description, maxsplit=1)[0]
 
     @property
     def annotations(self) -> Annotations:
