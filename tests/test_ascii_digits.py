@@ -131,3 +131,14 @@ async def test_a_content_length_in_other_digits_does_not_stop_the_answer(
     result = await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})
     assert result.is_error is False
     assert result.structured_content == {"id": 104, "kind": "twilio"}
+
+
+@pytest.mark.parametrize("value", NOT_ASCII)
+@pytest.mark.parametrize(("tool", "field"), [("integrations-get", "id"), ("integrations-list", "project_id")])
+async def test_an_id_in_other_digits_is_a_validation_error_and_nothing_is_sent(
+    client: Client, fake: FakePostHog, value: str, tool: str, field: str
+) -> None:
+    result = await client.call_tool(tool, {field: value})
+    assert result.is_error is True
+    assert f"\n- {field}: Input should be a valid integer (got {value!r})" in result.content[0].text  # type: ignore[union-attr]
+    assert fake.requests == []
