@@ -64,7 +64,7 @@ def build_http_app(
         )
     if options.secret_env and not options.single_user:
         logger.warning("--secret-env is ignored without --single-user: any caller could read those variables.")
-        options = replace(options, secret_env=frozenset())
+        options = replace(options, secret_env={})
 
     def caller_of(ctx: ServerRequestContext[State]) -> Caller:
         return request_caller(ctx.request.headers if isinstance(ctx.request, Request) else {}, settings, options)

@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from server import __version__
+from server.secret_env import Allowed, parse_allowed
 from tools import TOOLS
+from tools.digits import ascii_int
+from tools.integrations import FIXED_HOST_KINDS
 
 ConfirmMode = Literal["auto", "always", "never"]
 CONFIRM_MODES: tuple[ConfirmMode, ...] = ("auto", "always", "never")
@@ -30,8 +33,8 @@ class Options:
     """The tools the operator's filter keeps (toolsets, tools, exclusions); read-only mode narrows it further."""
     scope_check: bool = True
     confirm: ConfirmMode = "auto"
-    secret_env: frozenset[str] = frozenset()
-    """Environment variables that `{"$env": NAME}` in integrations-create may read."""
+    secret_env: Allowed = field(default_factory=dict)
+    """Environment variables that `{"$env": NAME}` in integrations-create may read, each with the kinds it may fill."""
     transport: Literal["stdio", "http"] = "stdio"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -74,14 +77,19 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) 
     transport = setting(flags.transport, "POSTHOG_MCP_TRANSPORT") or "stdio"
     if transport not in ("stdio", "http"):
         parser.error(f"POSTHOG_MCP_TRANSPORT={transport!r}: use stdio or http")
-    port = setting(flags.port, "POSTHOG_MCP_PORT") or "8000"
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        parser.error(f"POSTHOG_MCP_PORT={port!r}: use a port number")
+    port_text = setting(flags.port, "POSTHOG_MCP_PORT") or "8000"
+    port = ascii_int(port_text)
+    if port is None or not 0 < port < 65536:
+        parser.error(f"POSTHOG_MCP_PORT={port_text!r}: use a port number")
+    try:
+        secret_env = parse_allowed(setting(flags.secret_env, "POSTHOG_MCP_SECRET_ENV"))
+    except ValueError as problem:
+        parser.error(f"--secret-env (POSTHOG_MCP_SECRET_ENV): {problem}")
     return Options(
         command=flags.command,
         transport="http" if transport == "http" else "stdio",
         host=setting(flags.host, "POSTHOG_MCP_HOST") or "127.0.0.1",
-        port=int(port),
+        port=port,
         single_user=switch(flags.single_user, "POSTHOG_MCP_SINGLE_USER", False),
         allowed_hosts=tuple(sorted(_split(setting(flags.allowed_hosts, "POSTHOG_MCP_ALLOWED_HOSTS")))),
         allowed_origins=tuple(sorted(_split(setting(flags.allowed_origins, "POSTHOG_MCP_ALLOWED_ORIGINS")))),
@@ -89,7 +97,7 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) 
         enabled=frozenset(chosen - excluded),
         scope_check=switch(flags.scope_check, "POSTHOG_MCP_SCOPE_CHECK", True),
         confirm=confirm,
-        secret_env=frozenset(_split(setting(flags.secret_env, "POSTHOG_MCP_SECRET_ENV"))),
+        secret_env=secret_env,
     )
 
 
@@ -144,9 +152,12 @@ def argument_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--secret-env",
-        metavar="A,B",
-        help='environment variables that {"$env": "NAME"} in integrations-create config may read, so '
-        "credentials never pass through the model [POSTHOG_MCP_SECRET_ENV]",
+        metavar="NAME=KIND|KIND,NAME",
+        help='environment variables that {"$env": "NAME"} in integrations-create config may read, so credentials '
+        "never pass through the model. NAME=kind|kind allows NAME only in those kinds (kind names in any case); a "
+        "bare NAME only in kinds whose credentials PostHog sends to the provider's own host: "
+        f"{', '.join(sorted(FIXED_HOST_KINDS))}. Other kinds (postgresql, databricks, ...) take the host from the "
+        "config, so a prompt-injected call could send the secret anywhere [POSTHOG_MCP_SECRET_ENV]",
     )
     remote = parser.add_argument_group("remote mode (--transport http)")
     remote.add_argument(

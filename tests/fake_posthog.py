@@ -140,11 +140,7 @@ OAUTH_KINDS = frozenset(
         *("pardot", "pinterest-ads", "youtube-analytics"),
     )
 )
-FILE_UPLOAD_KINDS = {
-    "google-pubsub": "Key file not provided",
-    "google-cloud-storage": "Key file not provided",
-    "firebase": "Firebase service account key file not provided",
-}
+FILE_UPLOAD_KINDS = {"google-pubsub": "Key file not provided", "google-cloud-storage": "Key file not provided"}
 # kind -> (fields that must all be present, message when one is missing). The live checks always pass.
 CREDENTIAL_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "twilio": (("account_sid", "auth_token"), "Account SID and auth token must be provided"),
@@ -157,6 +153,8 @@ CREDENTIAL_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Service account email and project ID must be provided",
     ),
     "azure-blob": (("connection_string",), "Connection string must be provided"),
+    # an uploaded key file or JSON config.key_info; this fake receives only JSON
+    "firebase": (("key_info",), "Firebase service account key must be provided"),
     "aws-s3": (
         ("name", "aws_access_key_id", "aws_secret_access_key"),
         "Name, access key ID, and secret access key must be provided",
@@ -187,7 +185,10 @@ _ANTHROPIC_RESOURCES = {
     "anthropic_managed_agent_vaults": "vaults",
 }
 
-_SECRET_WORDS = ("secret", "password", "token", "api_key", "private_key", "signing_key", "connection_string")
+_SECRET_WORDS = (
+    *("secret", "password", "token", "api_key", "private_key", "signing_key", "connection_string"),
+    "key_info",  # firebase's service-account key, kept whole in sensitive_config
+)
 _DJANGO_500_PAGE = """<!doctype html>
 <html lang="en">
 <head>

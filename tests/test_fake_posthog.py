@@ -230,6 +230,8 @@ async def test_integration_used_by_workflows_cannot_be_deleted(http: httpx.Async
     [
         ({"kind": "twilio", "config": {"account_sid": "AC1"}}, "Account SID and auth token must be provided", None),
         ({"kind": "google-pubsub", "config": {}}, "Key file not provided", None),
+        ({"kind": "google-cloud-storage", "config": {"key_info": {}}}, "Key file not provided", None),
+        ({"kind": "firebase", "config": {}}, "Firebase service account key must be provided", None),
         ({"kind": "github", "config": {}}, "An installation_id must be provided", None),
         ({"kind": "hubspot", "config": {"code": "bad"}}, "hubspot OAuth failed: invalid_grant", None),
         ({"kind": "slack-posthog-code"}, "This integration kind is deprecated and can no longer be created.", "kind"),
@@ -266,6 +268,7 @@ async def test_oauth_kind_without_a_code_is_a_bare_html_500(http: httpx.AsyncCli
     [
         ("anthropic", {"api_key": "sk-ant-secret-1", "workspace_label": "Staging"}, {"workspace_label"}),
         ("twilio", {"account_sid": "AC9", "auth_token": "twilio-secret-1"}, {"account_sid"}),
+        ("firebase", {"key_info": {"project_id": "p", "private_key": "firebase-secret-1"}}, set()),
         ("linear", {"code": "oauth-secret-1", "state": "s"}, {"expires_in", "refreshed_at"}),
         ("github", {"installation_id": 7, "state": "s", "code": "github-secret-1"}, {"installation_id", "account"}),
     ],

@@ -195,7 +195,7 @@ async def test_read_only_header_narrows_but_never_widens(fake: FakePostHog) -> N
 
 async def test_secret_env_is_ignored_on_a_shared_server(fake: FakePostHog, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPERATOR_SECRET", "sk-operator-only")
-    options = Options(scope_check=False, secret_env=frozenset({"OPERATOR_SECRET"}))
+    options = Options(scope_check=False, secret_env={"OPERATOR_SECRET": None})
     arguments = {"kind": "anthropic", "config": {"api_key": {"$env": "OPERATOR_SECRET"}}}
     async with remote(fake, options) as url, caller(url, FULL_KEY) as client:
         result = await client.call_tool("integrations-create", arguments)

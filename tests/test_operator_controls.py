@@ -64,7 +64,7 @@ def test_variables_alone_configure_everything() -> None:
         "POSTHOG_MCP_EXCLUDE_TOOLS": "org-integrations-delete",
         "POSTHOG_MCP_SCOPE_CHECK": "0",
         "POSTHOG_MCP_CONFIRM": "always",
-        "POSTHOG_MCP_SECRET_ENV": "ANTHROPIC_KEY,TWILIO_TOKEN",
+        "POSTHOG_MCP_SECRET_ENV": "ANTHROPIC_KEY,WAREHOUSE_PASSWORD=postgresql",
     }
     assert parse_options([], environ) == Options(
         read_only=True,
@@ -79,7 +79,7 @@ def test_variables_alone_configure_everything() -> None:
         ),
         scope_check=False,
         confirm="always",
-        secret_env=frozenset({"ANTHROPIC_KEY", "TWILIO_TOKEN"}),
+        secret_env={"ANTHROPIC_KEY": None, "WAREHOUSE_PASSWORD": frozenset({"postgresql"})},
     )
 
 
@@ -91,6 +91,9 @@ def test_variables_alone_configure_everything() -> None:
         (["--exclude-tools", "x"], {}, "unknown tool x; the tools are: integrations-list, integrations-get"),
         ([], {"POSTHOG_MCP_CONFIRM": "sometimes"}, "POSTHOG_MCP_CONFIRM='sometimes': use one of auto, always, never"),
         ([], {"POSTHOG_MCP_READ_ONLY": "maybe"}, "POSTHOG_MCP_READ_ONLY='maybe': use 1 or 0"),
+        ([], {"POSTHOG_MCP_PORT": "²"}, "POSTHOG_MCP_PORT='²': use a port number"),
+        (["--port", "\uff18\uff10\uff18\uff10"], {}, "POSTHOG_MCP_PORT='\uff18\uff10\uff18\uff10': use a port number"),
+        ([], {"POSTHOG_MCP_PORT": "65536"}, "POSTHOG_MCP_PORT='65536': use a port number"),
     ],
 )
 def test_unknown_names_stop_start_up_listing_the_valid_ones(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -25,6 +25,9 @@ Kind = Literal[
 ]  # fmt: skip
 """The reference page's kinds and those the backend also creates (api-behaviour.md)."""
 
+KINDS: tuple[str, ...] = get_args(Kind)
+"""Every kind, in the order above: what an operator's `--secret-env NAME=kind` entry is checked against."""
+
 OAUTH_KINDS = frozenset({
     "slack", "posthog", "salesforce", "hubspot", "google-ads", "google-analytics", "google-calendar",
     "google-search-console", "google-sheets", "snapchat", "linkedin-ads", "reddit-ads", "tiktok-ads", "bing-ads",
@@ -34,7 +37,33 @@ OAUTH_KINDS = frozenset({
 """Kinds connected through a browser OAuth flow; the backend needs the flow's `code`."""
 
 FILE_UPLOAD_KINDS = frozenset({"google-pubsub", "google-cloud-storage"})
-"""Kinds that want a service-account JSON file uploaded (multipart), which this server never sends."""
+"""Kinds that want a service-account JSON file uploaded (multipart), which this server never sends.
+
+Not firebase: PostHog's `IntegrationSerializer._build_integration` (posthog/api/integration.py) takes its key as an
+uploaded file or as JSON, `config.key_info`, and answers 400 "Firebase service account key must be provided" without
+either; older PostHog wanted the file only.
+"""
+
+FIXED_HOST_KINDS = frozenset({"anthropic", "apns", "aws-s3", "firebase", "google-cloud-service-account", "twilio"})
+"""Kinds whose credentials PostHog sends only to its provider's own host, which no config field can change: a bare
+`--secret-env NAME` may fill these, and every other kind must be named (`NAME=postgresql`).
+
+From PostHog's source, `_build_integration` in posthog/api/integration.py and the classes it calls in
+posthog/models/integration/:
+- anthropic: anthropic.py `validate_key` and later calls use `Anthropic(api_key=...)` without a base URL.
+- twilio: products/workflows/backend/providers/twilio.py sends to `TWILIO_API_BASE_URL`
+  (https://api.twilio.com/2010-04-01); account_sid is only a path segment and the Basic-auth user.
+- aws-s3: aws.py `validate_aws_credentials` calls STS GetCallerIdentity with no endpoint from the config ("no
+  user-controlled endpoint"), and `AWSCredentialsIntegration` holds no endpoint_url by design.
+- google-cloud-service-account (google_cloud.py) and firebase (push.py): the key signs a grant posted to `token_uri`,
+  which `require_google_token_uri` limits to Google's two token endpoints.
+- apns: push.py keeps the .p8 signing key to sign tokens for Apple's push service; the config names no host, and
+  `environment` is only production or sandbox.
+Not here, because the config picks where the credentials go: postgresql and aws-redshift (`host`, postgres.py),
+databricks (`server_hostname`, a TCP check), gitlab (`hostname`, gitlab.py), s3-compatible (`endpoint_url`),
+azure-blob (the connection string's endpoints, azure_blob.py), snowflake (`account`, the host's first label); email
+takes no credential, so a value put there would be shown as a sender name.
+"""
 
 PATH = "/api/projects/{project_id}/integrations/"
 ITEM = "/api/projects/{project_id}/integrations/{id}/"
