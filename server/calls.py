@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from server.redact import redact
 from server.sanitize import strip_invisible
 from server.secret_env import SecretEnvRefused, scrub, substitute
 from server.state import State
-from tools import how_to_check
+from tools import how_to_check, reader
 from tools.arguments import Arguments, InvalidArguments, parse_arguments
 from tools.request import ApiRequest, build_request, resolve_target
 from tools.results import Output, UnexpectedShape, capped
@@ -67,12 +67,13 @@ async def execute(call: Prepared, state: State) -> types.CallToolResult:
         body = await state.posthog.send(call.request, call.key)
         shaped = spec.result.shape(strip_invisible(redact(body)), call.arguments)
         output = Output(scrub(shaped.data, call.secrets), shaped.note)
-        data = _json(output.data)
-        budget = state.settings.max_result_tokens * CHARS_PER_TOKEN - len(DATA_FROM_POSTHOG) - len(output.note or "")
-        if len(data) > budget:
-            output = capped(output, spec.result, call.arguments, budget)
-            data = _json(output.data)
-        return success(output, data)
+        text = _text(output)
+        tokens = state.settings.max_result_tokens
+        if len(text) > tokens * CHARS_PER_TOKEN:
+            fits = _within(tokens * CHARS_PER_TOKEN)
+            output = capped(output, spec.result, call.arguments, fits, _whole(spec, tokens))
+            text = _text(output)
+        return success(output, text)
     except PostHogError as failure:
         message = f"{failure} {how_to_check(spec)}" if failure.unsure_write else str(failure)
         return error(scrub(message, call.secrets))
@@ -80,14 +81,29 @@ async def execute(call: Prepared, state: State) -> types.CallToolResult:
         return error(f"PostHog answered {spec.name} with something this server cannot read ({surprise}).")
 
 
-def success(output: Output, data: str) -> types.CallToolResult:
-    """`data` is `output.data` as compact JSON, serialized once."""
-    text = "\n".join(line for line in (output.note, DATA_FROM_POSTHOG, data) if line)
+def success(output: Output, text: str) -> types.CallToolResult:
+    """`text` is `_text(output)`, built once."""
     return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=output.data)
 
 
-def _json(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+def _text(output: Output) -> str:
+    """What the model reads: the note, the line that marks PostHog's data, and the data as compact JSON."""
+    data = json.dumps(output.data, ensure_ascii=False, separators=(",", ":"))
+    return "\n".join(line for line in (output.note, DATA_FROM_POSTHOG, data) if line)
+
+
+def _within(max_chars: int) -> Callable[[Output], bool]:
+    """The budget's test: the text, which holds structuredContent's JSON, is at most `max_chars` long."""
+    return lambda output: len(_text(output)) <= max_chars
+
+
+def _whole(spec: ToolSpec[Any], tokens: int) -> str:
+    """Where a cut row or record is whole: the get tool of a list's rows, if the tool table has one, else a larger
+    budget (the get tool's record is held to the same budget)."""
+    larger = f"a larger POSTHOG_MCP_MAX_RESULT_TOKENS (now {tokens}) returns it whole."
+    if found := reader(spec.path + "{id}/"):
+        return f"{found.name} returns the full record; if that is cut too, {larger}"
+    return f"Only {larger}"
 
 
 def error(message: str) -> types.CallToolResult:

@@ -7,11 +7,13 @@ plus, where it helps, a sentence to read before the JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tools.arguments import Arguments
+from tools.digits import ascii_int
 
 
 class UnexpectedShape(Exception):
@@ -39,15 +41,14 @@ def _object(body: Any) -> dict[str, Any]:
 
 def _page(body: Any, items: str) -> dict[str, Any]:
     page = _object(body)
-    if not isinstance(page.get(items), list):
-        raise UnexpectedShape(f"expected a page with a {items} list")
+    rows = page.get(items)
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise UnexpectedShape(f"expected a page with a {items} list of objects")
     return page
 
 
-def _short(row: Any, leave_out: tuple[str, ...]) -> Any:
+def _short(row: dict[str, Any], leave_out: tuple[str, ...]) -> dict[str, Any]:
     """A list row without empty values, its creator as {id, email}: the get tool has the full record."""
-    if not isinstance(row, dict):
-        return row
     short = {key: value for key, value in row.items() if value not in (None, "") and key not in leave_out}
     if isinstance(creator := short.get("created_by"), dict):
         short["created_by"] = {key: creator[key] for key in ("id", "email") if key in creator}
@@ -58,24 +59,88 @@ def _compact(data: Any) -> int:
     return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
-def capped(output: Output, shape: ResultShape, arguments: Arguments, max_chars: int) -> Output:
-    """Fit a page that is too long in `max_chars` of JSON by dropping trailing items; the JSON stays valid and says
-    what is missing. A single record is left whole: PostHog's 5 MB limit is its bound."""
+SHORTENED = (
+    "Long values were cut to fit the result budget: a cut text ends in …[N more characters], a cut list in "
+    '"[N more items]".'
+)
+
+
+def capped(
+    output: Output, shape: ResultShape, arguments: Arguments, fits: Callable[[Output], bool], whole: str
+) -> Output:
+    """`output`, which does not fit, made to fit: `fits` measures what the model would receive.
+
+    A page keeps as many leading rows as fit, at least one, and says where the rest begin, so paging always moves
+    on. A row too big to fit alone, and a single record (get, create, lookup) too big, keep their shorter values
+    and have the longest cut, as little as fits, each cut marked and `_shortened` saying so and where the whole is
+    (`whole`). Ids, field names and a page's own fields (count, next, previous, cursors) are never cut, so only
+    those, were they long enough to fill the budget by themselves, could take a result over it.
+    """
     if not isinstance(shape, OffsetPage | CursorPage):
-        return output
-    room = max_chars - _compact(shape.keep(output.data, 0, arguments)) - 10
-    kept = 0
-    for row in output.data[shape.items]:
-        room -= _compact(row) + 1
-        if room < 0:
-            break
-        kept += 1
-    return Output(shape.keep(output.data, kept, arguments), output.note)
+        top = max(_compact(output.data), _compact(output.note))
+        return _fitted(lambda limit: _cut_record(output, limit, whole), top, fits)
+    rows = output.data[shape.items]
+
+    def page(kept: list[dict[str, Any]]) -> Output:
+        return Output(shape.keep(output.data, kept, arguments), output.note)
+
+    fitted = page(rows[: _largest(lambda count: fits(page(rows[:count])), 1, len(rows))])
+    if fits(fitted) or not rows:
+        return fitted
+    first = rows[0]
+    return _fitted(lambda limit: page([_cut_row(first, limit, whole)]), _compact(first), fits)
 
 
-def _left_out(rows: list[Any], kept: int, how: str) -> dict[str, Any]:
-    omitted = len(rows) - kept
-    return {"omitted": omitted, "hint": f"{omitted} more rows were left out to keep this result small; {how}."}
+def _largest(fits: Callable[[int], bool], low: int, high: int) -> int:
+    """A number from `low` up to `high` (which does not fit) that fits while the next one does not; `low` if none.
+
+    Bisection: a few measurements of whole results, however long the page or the value."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _fitted(make: Callable[[int], Output], top: int, fits: Callable[[Output], bool]) -> Output:
+    """`make(limit)` for the longest limit on values that fits; `make(top)` cuts nothing and does not fit."""
+    return make(_largest(lambda limit: fits(make(limit)), 0, top))
+
+
+def _cut_row(row: dict[str, Any], limit: int, whole: str) -> dict[str, Any]:
+    return {**_cut_fields(row, limit), "_shortened": f"{SHORTENED} {whole}"}
+
+
+def _cut_record(output: Output, limit: int, whole: str) -> Output:
+    return Output(_cut_row(output.data, limit, whole), _cut(output.note, limit))
+
+
+def _cut_fields(fields: dict[str, Any], limit: int) -> dict[str, Any]:
+    return {name: _cut(value, limit, name) for name, value in fields.items()}
+
+
+def _cut(value: Any, limit: int, name: str = "") -> Any:
+    """`value` with each text and list longer than `limit` as JSON cut, and marked; an object keeps every field, an
+    id is never cut. Each cut value is at most about `limit` long, so a smaller limit never gives a longer result."""
+    if isinstance(value, dict):
+        return _cut_fields(value, limit)
+    if isinstance(value, list):
+        return _leading([_cut(item, limit) for item in value], limit)
+    if isinstance(value, str) and name != "id" and _compact(value) > limit:
+        return f"{value[:limit]}…[{len(value) - limit} more characters]"
+    return value
+
+
+def _leading(items: list[Any], limit: int) -> list[Any]:
+    """The leading items that fit in `limit` as JSON, at least one, then how many more there were."""
+    size = 1
+    for kept, item in enumerate(items):
+        size += _compact(item) + 1
+        if size > limit and kept:
+            return [*items[:kept], f"[{len(items) - kept} more items]"]
+    return items
 
 
 @dataclass(frozen=True)
@@ -117,15 +182,26 @@ class OffsetPage:
         page["results"] = [_short(row, self.leave_out) for row in page["results"]]
         if page.get("next"):
             offsets = parse_qs(urlsplit(str(page["next"])).query).get("offset")
-            if offsets and offsets[0].isdigit():
-                page["next_offset"] = int(offsets[0])
+            if offsets and (offset := ascii_int(offsets[0])) is not None:
+                page["next_offset"] = offset
         return Output(page)
 
-    def keep(self, data: dict[str, Any], kept: int, arguments: Arguments) -> dict[str, Any]:
-        offset = getattr(arguments, "offset", None) or 0
-        how = f"call again with offset={offset + kept}, and a smaller limit"
-        rows = data["results"]
-        return {**data, "results": rows[:kept], "next_offset": offset + kept, "_truncated": _left_out(rows, kept, how)}
+    def keep(self, data: dict[str, Any], rows: list[dict[str, Any]], arguments: Arguments) -> dict[str, Any]:
+        """The page with only `rows`, its leading ones; `next` and `next_offset` then point at the first left out.
+
+        That `next` is PostHog's own URL of this list (`next`, or on its last page `previous`: both carry the
+        filters and the limit) with the offset changed; a page with neither gets no `next`."""
+        page = {**data, "results": rows}
+        left_out = len(data["results"]) - len(rows)
+        if not left_out:
+            return page
+        offset = (getattr(arguments, "offset", None) or 0) + len(rows)
+        if url := data.get("next") or data.get("previous"):
+            page["next"] = _with_offset(str(url), offset)
+        else:
+            page.pop("next", None)
+        how = f"call again with offset={offset}, and a smaller limit"
+        return {**page, "next_offset": offset, "_truncated": _left_out(left_out, how)}
 
 
 @dataclass(frozen=True)
@@ -146,17 +222,33 @@ class CursorPage:
     def shape(self, body: Any, arguments: Arguments) -> Output:
         return Output(_page(body, self.items))
 
-    def keep(self, data: dict[str, Any], kept: int, arguments: Arguments) -> dict[str, Any]:
-        rows = data[self.items]
-        after = rows[kept - 1].get("id") if kept else getattr(arguments, "after", None)
-        how = f"call again with after={after}" if after else "call again with a smaller limit"
-        cut = {
-            self.items: rows[:kept],
+    def keep(self, data: dict[str, Any], rows: list[dict[str, Any]], arguments: Arguments) -> dict[str, Any]:
+        """The page with only `rows`, its leading ones; `next_cursor` is then the id of the last row kept."""
+        left_out = len(data[self.items]) - len(rows)
+        if not left_out:
+            return {**data, self.items: rows}
+        after = rows[-1].get("id")
+        if not isinstance(after, str):
+            raise UnexpectedShape(f"expected {self.items} with an id to continue after")
+        how = f"call again with after={after}"
+        return {
+            **data,
+            self.items: rows,
             "next_cursor": after,
             "has_more": True,
-            "_truncated": _left_out(rows, kept, how),
+            "_truncated": _left_out(left_out, how),
         }
-        return {**data, **cut}
+
+
+def _left_out(omitted: int, how: str) -> dict[str, Any]:
+    return {"omitted": omitted, "hint": f"{omitted} more rows were left out to keep this result small; {how}."}
+
+
+def _with_offset(url: str, offset: int) -> str:
+    """`url` with its offset query parameter set to `offset`, the rest as it was."""
+    parts = urlsplit(url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "offset"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("offset", str(offset))])))
 
 
 @dataclass(frozen=True)
