@@ -22,7 +22,7 @@ from server.confirm import confirm
 from server.options import Options
 from server.posthog import PostHog
 from server.retries import RetryPolicy
-from server.state import State
+from server.state import Keys, State
 from tools import BY_NAME, TOOLS, ToolSpec
 
 logger = logging.getLogger(__name__)
@@ -58,30 +58,20 @@ CallerOf = Callable[[ServerRequestContext[State]], Caller]
 """Who a request acts for: over HTTP, read from the request; over stdio, the process's configuration."""
 
 
-async def learn_at_start(state: State, caller: Caller) -> None:
-    """Over stdio: ask for the key's scopes at once, and tell sessions that listed tools before the answer."""
-    await state.learn(caller, until=math.inf)
-    offered = [spec for spec in TOOLS if spec.name in state.options.enabled]
-    told, state.listed_early = state.listed_early, []
-    if not all(state.refusal(spec, caller) is None for spec in offered):
-        for session in told:
-            try:
-                await session.send_tool_list_changed()
-            except Exception:  # a client that went away, or an era without a back-channel
-                logger.debug("could not send notifications/tools/list_changed", exc_info=True)
-
-
 def build_server(
     settings: Settings,
     options: Options | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
     caller_of: CallerOf | None = None,
+    keys: Keys | None = None,
 ) -> Server[State]:
     """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends.
 
-    Without `caller_of`, every request acts for the process's own key (stdio).
+    Without `caller_of`, every request acts for the process's own key (stdio). `keys` is what the process remembers
+    of keys (see `Keys`): for stdio by default; `build_http_app` gives its own, which its gate reads too.
     """
+    keys = keys or Keys(stdio=caller_of is None)
     options = options or Options()
     tools = {spec.name: mcp_tool(spec) for spec in TOOLS}
     process = process_caller(settings)
@@ -94,9 +84,9 @@ def build_server(
         posthog = PostHog(settings, retry or RetryPolicy(), transport)
         try:
             async with anyio.create_task_group() as background:
-                state = State(settings, options, posthog, background, anyio.current_time(), caller_of is not None)
+                state = State(settings, options, posthog, background, anyio.current_time(), keys, caller_of is not None)
                 if caller_of is None:
-                    background.start_soon(learn_at_start, state, process)
+                    background.start_soon(state.learn, process, math.inf)
                 yield state
                 background.cancel_scope.cancel()
         finally:
@@ -108,8 +98,8 @@ def build_server(
         state, who = ctx.lifespan_context, caller(ctx)
         waited_from = state.started if caller_of is None else anyio.current_time()
         await state.learn(who, until=waited_from + SCOPE_WAIT)
-        if caller_of is None and state.asking and ctx.session not in state.listed_early:
-            state.listed_early.append(ctx.session)
+        if caller_of is None:
+            state.lister = ctx.session
         return types.ListToolsResult(tools=[tools[spec.name] for spec in TOOLS if state.refusal(spec, who) is None])
 
     async def call(

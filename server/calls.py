@@ -75,6 +75,7 @@ async def execute(call: Prepared, state: State) -> types.CallToolResult:
             text = _text(output)
         return success(output, text)
     except PostHogError as failure:
+        state.heard(call.key, failure)
         message = f"{failure} {how_to_check(spec)}" if failure.unsure_write else str(failure)
         return error(scrub(message, call.secrets))
     except UnexpectedShape as surprise:

@@ -7,9 +7,11 @@ its tool calls use, read from the request when a call needs it and kept nowhere 
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import replace
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import httpx
@@ -26,10 +28,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.app import build_server
 from server.caller import Caller, process_caller
 from server.config import Settings, is_loopback
+from server.errors import KEYS_PAGE
 from server.logs import configure_logging
 from server.options import Options, parse_options
 from server.retries import RetryPolicy
-from server.state import State
+from server.state import Keys, State, digest
+from tools.digits import ascii_int
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,15 @@ MAX_BODY = 1_048_576
 LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 MCP_HEADERS = ("Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-ID")
+POSTHOG_HEADERS = ("X-PostHog-Project-Id", "X-PostHog-Organization-Id", "X-PostHog-Read-Only")
+READ = {name.lower(): name for name in ("Authorization", *POSTHOG_HEADERS)}
+"""The request headers this server reads, each of which may come once."""
+YES = frozenset({"1", "true", "yes", "on"})
+NO = frozenset({"", "0", "false", "no", "off"})
+NEWCOMERS = 10
+"""Keys new to this server that one client address may present per WINDOW; past it, 429."""
+WINDOW = 60.0
+"""Seconds over which NEWCOMERS counts."""
 
 
 class RemoteModeRefused(Exception):
@@ -55,8 +68,10 @@ def build_http_app(
     options: Options,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
-    """The ASGI app: /mcp for MCP, /healthz for load balancers; `transport` replaces PostHog in tests."""
+    """The ASGI app: /mcp for MCP, /healthz for load balancers; `transport` replaces PostHog in tests, and `clock`
+    the time that ages what the server remembers of keys and of client addresses."""
     if not is_loopback(options.host.strip("[]")) and not options.allowed_hosts:
         raise RemoteModeRefused(
             f"Refusing to serve on {options.host} without allowed hosts: set --allowed-hosts (or "
@@ -67,9 +82,12 @@ def build_http_app(
         options = replace(options, secret_env={})
 
     def caller_of(ctx: ServerRequestContext[State]) -> Caller:
-        return request_caller(ctx.request.headers if isinstance(ctx.request, Request) else {}, settings, options)
+        return request_caller(
+            read_headers(ctx.request.headers.raw if isinstance(ctx.request, Request) else []), settings, options
+        )
 
-    server = build_server(settings, options, transport, retry, caller_of)
+    keys = Keys(stdio=False, now=clock)
+    server = build_server(settings, options, transport, retry, caller_of, keys)
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=list(options.allowed_hosts or LOOPBACK_HOSTS),
@@ -84,13 +102,13 @@ def build_http_app(
         host=options.host,
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )
-    app.add_middleware(KeyRequired, single_user=options.single_user)
+    app.add_middleware(Gate, single_user=options.single_user, keys=keys, newcomers=Newcomers(clock), host=settings.host)
     if options.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(options.allowed_origins),
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=[*MCP_HEADERS, "X-PostHog-Project-Id", "X-PostHog-Organization-Id", "X-PostHog-Read-Only"],
+            allow_headers=[*MCP_HEADERS, *POSTHOG_HEADERS],
             expose_headers=["Mcp-Session-Id"],
         )
     return app
@@ -100,72 +118,191 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def bearer(headers: Mapping[str, str]) -> str | None:
-    """The token of an `Authorization: Bearer …` header (header names lower-cased), or None."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
+class BadHeaders(Exception):
+    """Headers this server cannot read: 400 before MCP, the message saying what to send."""
 
 
-def request_caller(headers: Mapping[str, str], settings: Settings, options: Options) -> Caller:
+@dataclass(frozen=True)
+class RequestHeaders:
+    """What one request says in the headers this server reads."""
+
+    authorization: bool
+    """An Authorization header came, usable or not."""
+    token: str | None
+    """The token of `Authorization: Bearer …`, when it is one run of visible ASCII."""
+    project_id: str | None
+    organization_id: str | None
+    read_only: bool
+
+
+def read_headers(raw: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
+    """The one reader of a request's headers, for the gate before MCP and for the caller inside it.
+
+    Each header may come once: two copies of `Authorization` let two readers disagree on who is calling.
+    """
+    values: dict[str, list[str]] = {}
+    for name, value in raw:
+        if (lower := name.decode("latin-1").lower()) in READ:
+            values.setdefault(lower, []).append(_text(value).strip())
+    for lower, found in values.items():
+        if len(found) > 1:
+            raise BadHeaders(f"The request has {len(found)} {READ[lower]} headers: send one.")
+    one = {lower: found[0] for lower, found in values.items()}
+    scheme, _, token = one.get("authorization", "").partition(" ")
+    token = token.strip()
+    usable = scheme.lower() == "bearer" and token.isascii() and token.isprintable() and " " not in token
+    return RequestHeaders(
+        authorization="authorization" in one,
+        token=token if usable and token else None,
+        project_id=_project_id(one.get("x-posthog-project-id", "")),
+        organization_id=_organization_id(one.get("x-posthog-organization-id", "")),
+        read_only=_read_only(one.get("x-posthog-read-only", "")),
+    )
+
+
+def _text(value: bytes) -> str:
+    """A header's value as its sender most likely wrote it: UTF-8, else Latin-1 (which reads any bytes)."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _project_id(value: str) -> str | None:
+    if not value:
+        return None
+    number = ascii_int(value)
+    if number is None or number <= 0:
+        raise BadHeaders(
+            f"X-PostHog-Project-Id {value!r} is not a project id: send its number in ASCII digits (12345), or leave "
+            "the header out."
+        )
+    return str(number)
+
+
+def _organization_id(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise BadHeaders(f"X-PostHog-Organization-Id {value!r} is not an organization id (a UUID).") from None
+
+
+def _read_only(value: str) -> bool:
+    if value.lower() not in YES | NO:
+        raise BadHeaders(f"X-PostHog-Read-Only {value!r} is neither yes nor no: send 1 or 0, or leave it out.")
+    return value.lower() in YES
+
+
+def request_caller(headers: RequestHeaders, settings: Settings, options: Options) -> Caller:
     """The caller of one HTTP request: its key, and its defaults from X-PostHog-* headers.
 
     A shared server gives a request nothing of the process's; a single-user one starts from the process's caller,
     and a key in the request still wins over the process's.
     """
-    token = bearer(headers)
-    if options.single_user and token is None:
+    if options.single_user and headers.token is None:
         base = process_caller(settings)
     else:
         base = Caller(
-            key=SecretStr(token) if token else None,
+            key=SecretStr(headers.token) if headers.token else None,
             project_id=settings.project_id if options.single_user else None,
             organization_id=settings.organization_id if options.single_user else None,
             problems=tuple(problem for problem in settings.problems if problem not in settings.key_problems),
         )
-    problems = list(base.problems)
-    project = headers.get("x-posthog-project-id", "").strip()
-    if project and not (project.isdigit() and int(project) > 0):
-        problems.append(f"X-PostHog-Project-Id {project!r} is not a project id: send a number, or leave it out.")
-    organization = headers.get("x-posthog-organization-id", "").strip()
-    if organization:
-        try:
-            organization = str(UUID(organization))
-        except ValueError:
-            problems.append(f"X-PostHog-Organization-Id {organization!r} is not an organization id (a UUID).")
     return replace(
         base,
-        project_id=project or base.project_id,
-        organization_id=organization or base.organization_id,
-        problems=tuple(problems),
-        read_only=headers.get("x-posthog-read-only", "").strip().lower() in ("1", "true", "yes"),
+        project_id=headers.project_id or base.project_id,
+        organization_id=headers.organization_id or base.organization_id,
+        read_only=headers.read_only,
     )
 
 
-class KeyRequired:
-    """401 for a request to /mcp without a usable key, before MCP sees it. Never logs the header."""
+class Newcomers:
+    """Keys this server did not know, per client address, over the last minute: each may cost PostHog a request.
 
-    def __init__(self, app: ASGIApp, single_user: bool) -> None:
+    Past NEWCOMERS an address waits, so junk keys cannot make a shared server ask PostHog about each. A key the
+    server knows is never held back. Memory holds at most NEWCOMERS keys (hashes) per address seen in the last
+    two minutes: each address's old keys are dropped when it comes back, every address's once a minute.
+    """
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        self.seen: dict[str, dict[str, float]] = {}
+        self.swept = now()
+
+    def wait(self, address: str, key: SecretStr) -> float | None:
+        """None when `address` may present `key` now (which counts it); else the seconds until it may."""
+        now = self.now()
+        if now - self.swept >= WINDOW:
+            self.seen = {
+                where: keys for where, keys in self.seen.items() if any(now - at < WINDOW for at in keys.values())
+            }
+            self.swept = now
+        keys = {hashed: at for hashed, at in self.seen.get(address, {}).items() if now - at < WINDOW}
+        self.seen[address] = keys
+        if (hashed := digest(key)) in keys:
+            return None
+        if len(keys) >= NEWCOMERS:
+            return min(keys.values()) + WINDOW - now
+        keys[hashed] = now
+        return None
+
+
+class Gate:
+    """What /mcp answers before MCP sees a request: 400 for headers this server cannot read, 401 without a usable
+    key or with one PostHog rejected lately, 429 for an address that presents too many new keys. Never logs a key.
+    """
+
+    def __init__(self, app: ASGIApp, single_user: bool, keys: Keys, newcomers: Newcomers, host: str) -> None:
         self.app = app
         self.single_user = single_user
+        self.keys = keys
+        self.newcomers = newcomers
+        self.host = host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/mcp" or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        token = bearer(headers)
-        if token and token.startswith(("phc_", "phs_")):
+        try:
+            headers = read_headers(scope["headers"])
+        except BadHeaders as bad:
+            await JSONResponse({"error": "bad_request", "message": str(bad)}, 400)(scope, receive, send)
+            return
+        refused = self._refusal(headers, scope)
+        await (refused or self.app)(scope, receive, send)
+
+    def _refusal(self, headers: RequestHeaders, scope: Scope) -> JSONResponse | None:
+        token = headers.token
+        if token is None:
+            if self.single_user and not headers.authorization:
+                return None
+            return _unauthorized("Send your PostHog personal API key as Authorization: Bearer phx_…", "Bearer")
+        if token.startswith(("phc_", "phs_")):
             what = "a project token (phc_)" if token.startswith("phc_") else "a project secret key (phs_)"
             challenge = f'Bearer error="invalid_token", error_description="{what} is not a personal API key"'
             message = f"This is {what}, not a PostHog personal API key (phx_…): send Authorization: Bearer phx_…"
-            await _unauthorized(message, challenge, scope, receive, send)
-        elif token is None and not (self.single_user and "authorization" not in headers):
-            message = "Send your PostHog personal API key as Authorization: Bearer phx_…"
-            await _unauthorized(message, "Bearer", scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return _unauthorized(message, challenge)
+        key = SecretStr(token)
+        known = self.keys.get(key)
+        if known is not None and known.rejected:
+            challenge = 'Bearer error="invalid_token", error_description="PostHog rejected this key"'
+            message = (
+                "PostHog rejected this API key (401) less than a minute ago: it is wrong or revoked, or it belongs to "
+                f"the other region. Check it at {KEYS_PAGE.format(host=self.host)}."
+            )
+            return _unauthorized(message, challenge)
+        client = scope.get("client")
+        if known is None and (wait := self.newcomers.wait(client[0] if client else "", key)) is not None:
+            seconds = max(1, math.ceil(wait))
+            message = (
+                f"This address presented {NEWCOMERS} API keys new to this server in the last minute, each of which "
+                f"costs PostHog a request: try again in {seconds} s."
+            )
+            return JSONResponse({"error": "too_many_keys", "message": message}, 429, {"Retry-After": str(seconds)})
+        return None
 
 
-async def _unauthorized(message: str, challenge: str, scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse({"error": "unauthorized", "message": message}, 401, {"WWW-Authenticate": challenge})
-    await response(scope, receive, send)
+def _unauthorized(message: str, challenge: str) -> JSONResponse:
+    return JSONResponse({"error": "unauthorized", "message": message}, 401, {"WWW-Authenticate": challenge})

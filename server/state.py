@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,16 +21,60 @@ from pydantic import SecretStr
 from server.access import KEY_RECORD, KeyAccess, refusal
 from server.caller import Caller
 from server.config import Settings
-from server.errors import PostHogError
+from server.errors import ApiError, AuthenticationFailed, PostHogError
 from server.options import Options
 from server.posthog import PostHog
-from tools import ToolSpec
+from tools import TOOLS, ToolSpec
 from tools.request import ApiRequest
 
 logger = logging.getLogger(__name__)
 
 REMEMBERED = 60.0
-"""Seconds a key's scopes are remembered."""
+"""Seconds an HTTP server remembers what PostHog said of a key, and any server a key's unreadable record."""
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What PostHog said of a key when its record was asked for, and when."""
+
+    access: KeyAccess | None
+    """None when PostHog would not say, or rejected the key: every tool the operator allows stays offered."""
+    rejected: bool
+    """PostHog answered 401: the key is wrong or revoked, or belongs to the other region."""
+    at: float
+
+
+class Keys:
+    """The one memory of keys in a process: what PostHog said of each (its scopes, or that it rejects the key, or
+    nothing readable), under a hash of the key, never the key.
+
+    The process owns it, and how long an entry lives depends on the mode:
+    - stdio (`build_server` makes it): one key, the process's, whose scopes are learned once and kept for the life
+      of the process, so the tools it cannot use stay hidden however long the session lasts.
+    - HTTP, shared or single-user (`build_http_app` makes it, for MCP and for the gate in front of MCP): any number
+      of keys, each kept 60 s, so a shared server holds only the last minute's keys and sees changed scopes.
+    An entry without scopes lives 60 s in both: the next tools/list after it asks again. In every mode, PostHog
+    contradicting an entry replaces it (`State.heard`).
+    """
+
+    def __init__(self, stdio: bool, now: Callable[[], float] = time.monotonic) -> None:
+        self.lifetime = math.inf if stdio else REMEMBERED
+        self.now = now
+        """The clock that ages entries; tests move it."""
+        self._entries: dict[str, Learned] = {}
+
+    def get(self, key: SecretStr) -> Learned | None:
+        """What PostHog said of the key within an entry's lifetime, or None."""
+        entry = self._entries.get(digest(key))
+        return entry if entry is not None and self._fresh(entry, self.now()) else None
+
+    def remember(self, key: SecretStr, access: KeyAccess | None, rejected: bool) -> None:
+        now = self.now()
+        self._entries = {seen: entry for seen, entry in self._entries.items() if self._fresh(entry, now)}
+        self._entries[digest(key)] = Learned(access, rejected, now)
+
+    def _fresh(self, entry: Learned, now: float) -> bool:
+        return now - entry.at < (self.lifetime if entry.access is not None else REMEMBERED)
 
 
 @dataclass
@@ -38,52 +85,83 @@ class State:
     background: anyio.abc.TaskGroup
     """Where a question to PostHog can outlive the request that asked it."""
     started: float
+    keys: Keys
     stateless: bool = False
     """Over HTTP no request can reach the client during a call: a 2025-11-25 client cannot be asked anything."""
-    known: dict[str, tuple[KeyAccess | None, float]] = field(default_factory=dict)
-    """What each key may do, under a hash of the key, with the time it was learned; None when PostHog would not say
-    (every tool stays offered, and PostHog is not asked again until the answer is stale)."""
     asking: dict[str, anyio.Event] = field(default_factory=dict)
-    listed_early: list[ServerSession] = field(default_factory=list)
-    """Stdio sessions that listed tools before the key's scopes were known: told when the list changes."""
+    """Keys (by hash) whose record PostHog is being asked for."""
+    lister: ServerSession | None = None
+    """Over stdio, the session of the latest tools/list (the SDK makes one per request): through it the client is
+    told whenever what PostHog says of the key changes the list. None until the client lists tools."""
 
     def access(self, caller: Caller) -> KeyAccess | None:
-        """What the caller's key may do, if PostHog said so lately; None (unknown) offers every tool allowed."""
-        remembered = self._remembered(caller)
-        return remembered[0] if remembered else None
-
-    def _remembered(self, caller: Caller) -> tuple[KeyAccess | None, float] | None:
+        """What the caller's key may do, if PostHog said so; None (unknown) offers every tool allowed."""
         if caller.key is None or not self.options.scope_check:
             return None
-        remembered = self.known.get(_digest(caller.key))
-        return remembered if remembered and anyio.current_time() - remembered[1] < REMEMBERED else None
+        entry = self.keys.get(caller.key)
+        return entry.access if entry is not None else None
 
     def refusal(self, spec: ToolSpec[Any], caller: Caller) -> str | None:
         return refusal(spec, self.options, self.access(caller), caller.read_only)
 
     async def learn(self, caller: Caller, until: float) -> None:
         """Ask PostHog what the caller's key may do, unless known or being asked; wait for the answer until `until`."""
-        if caller.key is None or caller.problems or not self.options.scope_check or self._remembered(caller):
+        key = caller.key
+        if key is None or caller.problems or not self.options.scope_check or self.keys.get(key) is not None:
             return
-        digest = _digest(caller.key)
-        if digest not in self.asking:
-            self.asking[digest] = anyio.Event()
-            self.background.start_soon(self._ask, caller.key, digest)
+        self._ask_soon(key)
         with anyio.move_on_after(until - anyio.current_time()):
-            await self.asking[digest].wait()
+            await self.asking[digest(key)].wait()
 
-    async def _ask(self, key: SecretStr, digest: str) -> None:
-        access = None
+    def heard(self, key: SecretStr | None, failure: PostHogError) -> None:
+        """A call's failure that contradicts what is remembered of its key: ask PostHog for the key's record again.
+
+        A 401 contradicts any entry but a rejection; a 403 for a missing scope contradicts a record that let the call
+        through. The old entry serves until the answer replaces it.
+        """
+        if key is None or not self.options.scope_check or not isinstance(failure, ApiError):
+            return
+        entry = self.keys.get(key)
+        rejected_now = failure.status == 401 and not (entry is not None and entry.rejected)
+        scope_gone = (
+            failure.status == 403
+            and entry is not None
+            and entry.access is not None
+            and "missing required scope" in (failure.detail or "").lower()
+        )
+        if rejected_now or scope_gone:
+            self._ask_soon(key)
+
+    def _ask_soon(self, key: SecretStr) -> None:
+        if (hashed := digest(key)) not in self.asking:
+            self.asking[hashed] = anyio.Event()
+            self.background.start_soon(self._ask, key, hashed)
+
+    async def _ask(self, key: SecretStr, hashed: str) -> None:
+        access, rejected = None, False
         try:
             access = KeyAccess.from_record(await self.posthog.send(ApiRequest("GET", KEY_RECORD, {}, None), key))
         except (PostHogError, ValueError) as failure:
+            rejected = isinstance(failure, AuthenticationFailed)
             logger.warning("Could not read the API key's scopes, so every tool stays listed: %s", failure)
         finally:
-            now = anyio.current_time()
-            self.known = {seen: entry for seen, entry in self.known.items() if now - entry[1] < REMEMBERED}
-            self.known[digest] = (access, now)
-            self.asking.pop(digest).set()
+            before = self.keys.get(key)
+            self.keys.remember(key, access, rejected)
+            self.asking.pop(hashed).set()
+        if self._offered(before.access if before is not None else None) != self._offered(access):
+            await self._tell()
+
+    def _offered(self, access: KeyAccess | None) -> list[str]:
+        return [spec.name for spec in TOOLS if refusal(spec, self.options, access) is None]
+
+    async def _tell(self) -> None:
+        if self.lister is None:
+            return
+        try:
+            await self.lister.send_tool_list_changed()
+        except Exception:  # a client that went away, or an era without a back-channel
+            logger.debug("could not send notifications/tools/list_changed", exc_info=True)
 
 
-def _digest(key: SecretStr) -> str:
+def digest(key: SecretStr) -> str:
     return hashlib.sha256(key.get_secret_value().encode()).hexdigest()

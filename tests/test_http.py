@@ -28,6 +28,8 @@ from tests.conftest import FakeClock, connected
 from tests.fake_posthog import (
     FULL_KEY,
     INVALID_KEY,
+    ORG_ID,
+    OTHER_PROJECT_ID,
     READ_ONLY_KEY,
     ROLE_ID,
     TWILIO_INTEGRATION_ID,
@@ -60,6 +62,11 @@ async def remote(
         yield url
 
 
+def raw(*headers: tuple[str, str | bytes]) -> list[tuple[bytes, bytes]]:
+    """Headers exactly as given, repeats and all, with values in any bytes."""
+    return [(name.encode(), value.encode() if isinstance(value, str) else value) for name, value in headers]
+
+
 @asynccontextmanager
 async def caller(url: str, key: str | None, **headers: str) -> AsyncIterator[Client]:
     bearer = {"Authorization": f"Bearer {key}"} if key else {}
@@ -78,15 +85,18 @@ async def caller(url: str, key: str | None, **headers: str) -> AsyncIterator[Cli
         ("Bearer", "Bearer"),
         ("Bearer phc_project_token_123", 'Bearer error="invalid_token"'),
         ("Bearer phs_project_secret_123", 'Bearer error="invalid_token"'),
+        ("Bearer phx_caf\u00e9".encode(), "Bearer"),
+        (b"Bearer phx_caf\xe9", "Bearer"),
+        ("Bearer phx_two words", "Bearer"),
     ],
 )
 async def test_no_usable_key_is_401_before_anything_else(
-    fake: FakePostHog, authorization: str | None, challenge: str
+    fake: FakePostHog, authorization: str | bytes | None, challenge: str
 ) -> None:
     """The process's own key changes nothing: on a shared server only the request's key counts."""
     async with remote(fake, env={"POSTHOG_PERSONAL_API_KEY": FULL_KEY}) as url, httpx.AsyncClient() as http:
-        headers = {**ACCEPT, **({"Authorization": authorization} if authorization else {})}
-        answer = await http.post(f"{url}/mcp", json=INITIALIZE, headers=headers)
+        headers = raw(*ACCEPT.items(), *([("Authorization", authorization)] if authorization else []))
+        answer = await http.post(f"{url}/mcp", json=CALL, headers=headers)
     assert answer.status_code == 401
     assert answer.headers["WWW-Authenticate"].startswith(challenge)
     assert "phx_" in answer.json()["message"]
@@ -290,3 +300,84 @@ async def test_the_command_refuses_a_public_bind_without_allowed_hosts() -> None
     done = await anyio.run_process(command, env={"PATH": os.environ["PATH"]}, check=False)
     assert done.returncode != 0
     assert "without allowed hosts: set --allowed-hosts" in done.stderr.decode()
+
+
+CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "integrations-list", "arguments": {}}}
+PROJECT_TOKEN = "phc_project_token_123"
+
+
+@pytest.mark.parametrize("single_user", [False, True], ids=["shared", "single-user"])
+@pytest.mark.parametrize(
+    ("sent", "named"),
+    [
+        ([("Authorization", f"Bearer {PROJECT_TOKEN}"), ("Authorization", f"Bearer {FULL_KEY}")], "Authorization"),
+        ([("Authorization", f"Bearer {FULL_KEY}"), ("Authorization", f"Bearer {PROJECT_TOKEN}")], "Authorization"),
+        ([("Authorization", "Basic dXNlcjpwYXNz"), ("Authorization", f"Bearer {FULL_KEY}")], "Authorization"),
+        ([("Authorization", f"Bearer {FULL_KEY}"), ("Authorization", f"Bearer {READ_ONLY_KEY}")], "Authorization"),
+        ([("Authorization", f"Bearer {FULL_KEY}"), ("Authorization", f"Bearer {FULL_KEY}")], "Authorization"),
+        ([("Authorization", f"Bearer {FULL_KEY}"), ("authorization", f"Bearer {FULL_KEY}")], "Authorization"),
+        ([("X-PostHog-Project-Id", "1"), ("X-PostHog-Project-Id", "2")], "X-PostHog-Project-Id"),
+        ([("X-PostHog-Organization-Id", ORG_ID), ("X-PostHog-Organization-Id", ORG_ID)], "X-PostHog-Organization-Id"),
+        ([("X-PostHog-Read-Only", "1"), ("X-PostHog-Read-Only", "0")], "X-PostHog-Read-Only"),
+    ],
+)
+async def test_a_header_sent_twice_is_400_before_mcp(
+    fake: FakePostHog, single_user: bool, sent: list[tuple[str, str]], named: str
+) -> None:
+    """Two readers of one header can disagree on which copy counts (the gate read the last, the caller the first)."""
+    env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY}
+    headers = [*ACCEPT.items(), *sent]
+    if named != "Authorization":
+        headers.append(("Authorization", f"Bearer {FULL_KEY}"))
+    async with remote(fake, Options(single_user=single_user), env) as url, httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/mcp", json=CALL, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "bad_request", "message": f"The request has 2 {named} headers: send one."}
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("X-PostHog-Project-Id", b"\xb2", "X-PostHog-Project-Id '²' is not a project id: send its number in ASCII"),
+        ("X-PostHog-Project-Id", "²".encode(), "X-PostHog-Project-Id '²' is not a project id: send its number in"),
+        ("X-PostHog-Project-Id", "\uff11\uff12".encode(), "X-PostHog-Project-Id '\uff11\uff12' is not a project id"),
+        ("X-PostHog-Project-Id", "٣".encode(), "X-PostHog-Project-Id '٣' is not a project id"),
+        ("X-PostHog-Project-Id", b"0", "X-PostHog-Project-Id '0' is not a project id"),
+        ("X-PostHog-Project-Id", b"-3", "X-PostHog-Project-Id '-3' is not a project id"),
+        ("X-PostHog-Project-Id", b"1.5", "X-PostHog-Project-Id '1.5' is not a project id"),
+        ("X-PostHog-Project-Id", b"acme", "X-PostHog-Project-Id 'acme' is not a project id"),
+        ("X-PostHog-Organization-Id", b"acme", "X-PostHog-Organization-Id 'acme' is not an organization id (a UUID)"),
+        ("X-PostHog-Read-Only", b"maybe", "X-PostHog-Read-Only 'maybe' is neither yes nor no: send 1 or 0"),
+    ],
+)
+async def test_a_header_this_server_cannot_read_is_400_before_mcp(
+    fake: FakePostHog, name: str, value: bytes, expected: str
+) -> None:
+    headers = raw(*ACCEPT.items(), ("Authorization", f"Bearer {FULL_KEY}"), (name, value))
+    async with remote(fake, Options(scope_check=False)) as url, httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/mcp", json=CALL, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "bad_request"
+    assert answer.json()["message"].startswith(expected)
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ("2", f"/api/projects/{OTHER_PROJECT_ID}/integrations/"),
+        ("02", f"/api/projects/{OTHER_PROJECT_ID}/integrations/"),
+        ("", "/api/projects/@current/integrations/"),
+    ],
+)
+async def test_a_project_header_in_ascii_digits_is_the_default_project(
+    fake: FakePostHog, value: str, path: str
+) -> None:
+    async with (
+        remote(fake, Options(scope_check=False)) as url,
+        caller(url, FULL_KEY, **{"X-PostHog-Project-Id": value}) as client,
+    ):
+        result = await client.call_tool("integrations-list", {})
+    assert result.is_error is False
+    assert [request.path for request in fake.requests] == [path]
