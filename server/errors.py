@@ -61,6 +61,12 @@ class AuthenticationFailed(ApiError):
 class PermissionDenied(ApiError):
     """403: a missing scope, a project-scoped key, or too low an access level."""
 
+    @property
+    def missing_scope(self) -> str | None:
+        """The scope PostHog said the key lacks, if it named one."""
+        found = _MISSING_SCOPE.search(self.detail or "")
+        return found[1] if found else None
+
 
 class NotFound(ApiError):
     """404: nothing with that id where the call looked."""

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from server.access import KEY_RECORD, KeyAccess, refusal
 from server.caller import Caller
 from server.config import Settings
-from server.errors import ApiError, AuthenticationFailed, PostHogError
+from server.errors import ApiError, AuthenticationFailed, PermissionDenied, PostHogError
 from server.options import Options
 from server.posthog import PostHog
 from tools import TOOLS, ToolSpec
@@ -124,10 +124,10 @@ class State:
         entry = self.keys.get(key)
         rejected_now = failure.status == 401 and not (entry is not None and entry.rejected)
         scope_gone = (
-            failure.status == 403
+            isinstance(failure, PermissionDenied)
+            and failure.missing_scope is not None
             and entry is not None
             and entry.access is not None
-            and "missing required scope" in (failure.detail or "").lower()
         )
         if rejected_now or scope_gone:
             self._ask_soon(key)
