@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from server.caller import Caller
 from server.config import CHARS_PER_TOKEN
 from server.errors import PostHogError
-from server.redact import redact
+from server.redact import clean
 from server.sanitize import strip_invisible
 from server.secret_env import SecretEnvRefused, scrub, substitute
 from server.state import State
@@ -65,7 +65,7 @@ async def execute(call: Prepared, state: State) -> types.CallToolResult:
     spec = call.spec
     try:
         body = await state.posthog.send(call.request, call.key)
-        shaped = spec.result.shape(strip_invisible(redact(body)), call.arguments)
+        shaped = spec.result.shape(clean(body), call.arguments)
         output = Output(scrub(shaped.data, call.secrets), shaped.note)
         text = _text(output)
         tokens = state.settings.max_result_tokens
