@@ -14,7 +14,6 @@ from server.caller import Caller
 from server.config import CHARS_PER_TOKEN
 from server.errors import PostHogError
 from server.redact import clean
-from server.sanitize import strip_invisible
 from server.secret_env import SecretEnvRefused, scrub, substitute
 from server.state import State
 from tools import how_to_check, reader
@@ -108,5 +107,5 @@ def _whole(spec: ToolSpec[Any], tokens: int) -> str:
 
 
 def error(message: str) -> types.CallToolResult:
-    """An isError result; PostHog's words in the message are stripped of invisible characters too."""
-    return types.CallToolResult(content=[types.TextContent(text=strip_invisible(message))], is_error=True)
+    """An isError result; PostHog's words in the message are cleaned as its data is (a URL's password, say)."""
+    return types.CallToolResult(content=[types.TextContent(text=clean(message))], is_error=True)

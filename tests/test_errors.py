@@ -144,6 +144,19 @@ MESSAGES = [
     ),
     ("org-integrations-delete", 409, {"detail": "Busy"}, "PostHog refused the request (409 conflict): Busy."),
     ("integrations-get", 418, {"detail": "I'm a teapot."}, "PostHog answered HTTP 418: I'm a teapot."),
+    (
+        "integrations-create",
+        400,
+        {"detail": "Could not connect to postgres://admin:hunter2@db:5432/app: timeout", "attr": "config"},
+        "PostHog refused the request (400): Could not connect to postgres://admin:[redacted]@db:5432/app: timeout "
+        "(field: config). Fix the arguments and call again.",
+    ),
+    (
+        "integrations-get",
+        400,
+        {"detail": "Bad\u200b value\u202e."},
+        "PostHog refused the request (400): Bad value. Fix the arguments and call again.",
+    ),
     ("integrations-get", 418, {"detail": "Odd", "attr": "id"}, "PostHog answered HTTP 418: Odd (field: id)."),
 ]
 ARGUMENTS: dict[str, dict[str, Any]] = {
