@@ -11,12 +11,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from pydantic import SecretStr
 
 from tools import SCOPES
-from tools.digits import ascii_decimal, ascii_int
+from tools.digits import ascii_decimal, ascii_int, ascii_uuid
 
 DEFAULT_HOST = "https://us.posthog.com"
 SHORTHANDS = {"us": "https://us.posthog.com", "eu": "https://eu.posthog.com"}
@@ -132,14 +131,11 @@ def _project_id(raw: str, problems: list[str]) -> str | None:
 
 
 def _organization_id(raw: str, problems: list[str]) -> str | None:
-    value = raw.strip()
-    if not value:
+    if not raw.strip():
         return None
-    try:
-        return str(UUID(value))
-    except ValueError:
+    if (uuid := ascii_uuid(raw)) is None:
         problems.append(f"POSTHOG_ORGANIZATION_ID {raw!r} is not an organization id: set it to its UUID, or unset it.")
-        return None
+    return uuid
 
 
 def _timeout(raw: str, problems: list[str]) -> float:

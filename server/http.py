@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from uuid import UUID
 
 import httpx
 from mcp.server import ServerRequestContext
@@ -33,7 +32,7 @@ from server.logs import configure_logging
 from server.options import Options, parse_options
 from server.retries import RetryPolicy
 from server.state import Keys, State, digest
-from tools.digits import ascii_int
+from tools.digits import ascii_int, ascii_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -183,10 +182,9 @@ def _project_id(value: str) -> str | None:
 def _organization_id(value: str) -> str | None:
     if not value:
         return None
-    try:
-        return str(UUID(value))
-    except ValueError:
-        raise BadHeaders(f"X-PostHog-Organization-Id {value!r} is not an organization id (a UUID).") from None
+    if (uuid := ascii_uuid(value)) is None:
+        raise BadHeaders(f"X-PostHog-Organization-Id {value!r} is not an organization id (a UUID).")
+    return uuid
 
 
 def _read_only(value: str) -> bool:

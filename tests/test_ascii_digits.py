@@ -11,7 +11,7 @@ from server.config import Settings
 from tests.conftest import FakeClock, connected
 from tests.fake_posthog import FULL_KEY, TWILIO_INTEGRATION_ID, FakePostHog, Recorded
 from tests.test_stdio import INITIALIZE, converse, request
-from tools.digits import ascii_decimal, ascii_int
+from tools.digits import ascii_decimal, ascii_int, ascii_uuid
 
 NOT_ASCII = ["²", "\uff11\uff12", "٣", "12³", "۱۲", "\U0001d7cf\U0001d7d0"]
 """Superscript, full-width, Arabic-Indic, a superscript tail, extended Arabic-Indic, mathematical bold."""
@@ -60,6 +60,22 @@ def test_a_whole_number_is_ascii_digits_and_nothing_else(text: str, number: int 
 )
 def test_a_decimal_is_ascii_digits_and_one_point(text: str, number: float | None) -> None:
     assert ascii_decimal(text) == number
+
+
+@pytest.mark.parametrize(
+    ("text", "uuid"),
+    [
+        ("0189C2A4-8E5B-7C3D-9F00-1234567890AB", "0189c2a4-8e5b-7c3d-9f00-1234567890ab"),
+        (" 0189c2a48e5b7c3d9f001234567890ab ", "0189c2a4-8e5b-7c3d-9f00-1234567890ab"),
+        ("\uff10189c2a4-8e5b-7c3d-9f00-1234567890ab", None),
+        ("0189c2a4-8e5b-7c3d-9f00-1234567890a\u0663", None),
+        ("0189c2a4-8e5b-7c3d-9f00-1234567890", None),
+        ("acme", None),
+        ("", None),
+    ],
+)
+def test_a_uuid_is_ascii_and_comes_back_canonical(text: str, uuid: str | None) -> None:
+    assert ascii_uuid(text) == uuid
 
 
 @pytest.mark.parametrize("variable", ["POSTHOG_PROJECT_ID", "POSTHOG_MCP_TIMEOUT", "POSTHOG_MCP_MAX_RESULT_TOKENS"])

@@ -348,6 +348,11 @@ async def test_a_header_sent_twice_is_400_before_mcp(
         ("X-PostHog-Project-Id", b"1.5", "X-PostHog-Project-Id '1.5' is not a project id"),
         ("X-PostHog-Project-Id", b"acme", "X-PostHog-Project-Id 'acme' is not a project id"),
         ("X-PostHog-Organization-Id", b"acme", "X-PostHog-Organization-Id 'acme' is not an organization id (a UUID)"),
+        (
+            "X-PostHog-Organization-Id",
+            "\uff10189c2a4-8e5b-7c3d-9f00-1234567890ab".encode(),
+            "X-PostHog-Organization-Id '\uff10189c2a4-8e5b-7c3d-9f00-1234567890ab' is not an organization id (a UUID)",
+        ),
         ("X-PostHog-Read-Only", b"maybe", "X-PostHog-Read-Only 'maybe' is neither yes nor no: send 1 or 0"),
     ],
 )

@@ -8,6 +8,7 @@ Retry-After, ids, page offsets) goes through here.
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 _INTEGER = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
@@ -23,3 +24,14 @@ def ascii_decimal(text: str) -> float | None:
     """The non-negative decimal `text` spells in ASCII digits and at most one point, or None."""
     text = text.strip()
     return float(text) if _DECIMAL.fullmatch(text) else None
+
+
+def ascii_uuid(text: str) -> str | None:
+    """The UUID `text` spells in ASCII, in its canonical form, or None: `UUID()` alone takes full-width digits."""
+    text = text.strip()
+    if not text.isascii():
+        return None
+    try:
+        return str(UUID(text))
+    except ValueError:
+        return None
