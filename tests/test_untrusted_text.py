@@ -38,6 +38,10 @@ async def test_posthogs_words_in_an_error_are_stripped_too(client: Client, fake:
     assert result.content[0].model_dump()["text"].startswith("PostHog refused the request (400): Name is taken")
 
 
-@pytest.mark.parametrize("kept", ["tab\there", "line\nbreak", "emoji 🦔", "accents: Zürich, 東京", "rtl: שלום"])
+@pytest.mark.parametrize(
+    "kept",
+    ["tab\there", "line\nbreak", "emoji 🦔", "accents: Zürich, 東京", "rtl: שלום"],
+    ids=["tab", "line break", "emoji", "accents", "right-to-left"],
+)
 def test_visible_text_and_line_breaks_are_kept(kept: str) -> None:
     assert strip_invisible({kept: [kept]}) == {kept: [kept]}
