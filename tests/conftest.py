@@ -55,6 +55,18 @@ class FakeClock:
         return RetryPolicy(sleep=self.sleep, now=self.now)
 
 
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A parameter with characters beyond printable ASCII ("²", a newline, b"\\xb2") names its test with U+XXXX for
+    each: an id pytest would escape with a backslash cannot be passed back to pytest by the mutation run."""
+    text = val.decode("latin-1") if isinstance(val, bytes) else val
+    if not isinstance(text, str):
+        return None
+    named = "".join(
+        char if char.isascii() and char.isprintable() and char != "\\" else f"U+{ord(char):04X}" for char in text
+    )
+    return named if named != text else None
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
