@@ -190,3 +190,15 @@ async def test_the_operators_tool_filter_is_named_before_a_missing_scope(fake: F
         "integrations-delete is not available here: the operator's tool filter leaves it out (--toolsets, --tools, "
         "--exclude-tools). Nothing was sent to PostHog."
     )
+
+
+async def test_a_request_for_read_only_mode_over_http_is_named_when_a_write_is_refused(fake: FakePostHog) -> None:
+    headers = {"X-PostHog-Read-Only": "1"}
+    async with connected(fake, mode="http", options=Options(scope_check=False), headers=headers) as client:
+        assert await listed(client) == [*INTEGRATION_READS, *REFERENCE_READS]
+        result = await client.call_tool("integrations-delete", {"id": 101})
+    assert text(result) == (
+        "integrations-delete is not available here: this request asked for read-only mode (X-PostHog-Read-Only). "
+        "Nothing was sent to PostHog."
+    )
+    assert fake.requests == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
@@ -58,12 +59,11 @@ class OrganizationArguments(Arguments):
     )
 
 
+@dataclass
 class InvalidArguments(Exception):
     """The arguments do not fit the tool; each problem names its field."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    problems: list[str]
 
 
 ArgsT = TypeVar("ArgsT", bound=Arguments)
@@ -80,7 +80,7 @@ def parse_arguments(model: type[ArgsT], raw: Mapping[str, Any] | None) -> ArgsT:
     try:
         arguments = model.model_validate(raw)
     except ValidationError as error:
-        problems += [_describe(detail) for detail in error.errors(include_url=False)]
+        problems += [_describe(detail) for detail in error.errors()]
     if problems:
         raise InvalidArguments(problems)
     return arguments
@@ -127,11 +127,10 @@ def _drop_null_branch(prop: dict[str, Any]) -> None:
 
 
 def _without_titles(value: Any) -> Any:
+    """A copy without pydantic's titles; a property named `title` stays, as its value is a schema, not a string."""
     if isinstance(value, dict):
         return {
-            key: _without_titles(item) if key != "properties" else {k: _without_titles(v) for k, v in item.items()}
-            for key, item in value.items()
-            if not (key == "title" and isinstance(item, str))
+            key: _without_titles(item) for key, item in value.items() if not (key == "title" and isinstance(item, str))
         }
     if isinstance(value, list):
         return [_without_titles(item) for item in value]
