@@ -37,15 +37,11 @@ class ApiError(PostHogError):
         message: str,
         *,
         status: int,
-        detail: str | None = None,
-        attr: str | None = None,
         retry_after: float | None = None,
         unsure_write: bool = False,
     ) -> None:
         super().__init__(message, unsure_write=unsure_write)
         self.status = status
-        self.detail = detail
-        self.attr = attr
         self.retry_after = retry_after
         """Seconds PostHog asked to wait before trying again, if it said."""
 
@@ -61,11 +57,10 @@ class AuthenticationFailed(ApiError):
 class PermissionDenied(ApiError):
     """403: a missing scope, a project-scoped key, or too low an access level."""
 
-    @property
-    def missing_scope(self) -> str | None:
+    def __init__(self, message: str, *, missing_scope: str | None) -> None:
+        super().__init__(message, status=403)
+        self.missing_scope = missing_scope
         """The scope PostHog said the key lacks, if it named one."""
-        found = _MISSING_SCOPE.search(self.detail or "")
-        return found[1] if found else None
 
 
 class NotFound(ApiError):
@@ -97,7 +92,7 @@ def _unsure(request: ApiRequest) -> str:
 
 
 def error_for_status(response: httpx.Response, body: Any, not_json: bool, request: ApiRequest, host: str) -> ApiError:
-    """The error for a non-2xx answer, keeping PostHog's `detail` and `attr` (typed or bare shape)."""
+    """The error for a non-2xx answer, quoting PostHog's `detail` and `attr` (typed or bare shape)."""
     status = response.status_code
     detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
     attr = body.get("attr") if isinstance(body, dict) and isinstance(body.get("attr"), str) else None
@@ -106,41 +101,35 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
     said = _sentence(f": {detail.rstrip().removesuffix('.')}{field}" if detail else f"{received}{field}")
     keys = KEYS_PAGE.format(host=host)
     if status == 400:
-        return BadRequest(
-            f"PostHog refused the request (400){said} Fix the arguments and call again.",
-            status=status,
-            detail=detail,
-            attr=attr,
-        )
+        return BadRequest(f"PostHog refused the request (400){said} Fix the arguments and call again.", status=status)
     if status == 401:
         return AuthenticationFailed(
             f"PostHog rejected the API key (401){said} The key is wrong or revoked, or it belongs to the other "
             f"region: US keys work only with https://us.posthog.com and EU keys only with https://eu.posthog.com "
             f"(POSTHOG_HOST is {host}). Check the key at {keys}.",
             status=status,
-            detail=detail,
         )
     if status == 403:
-        return PermissionDenied(_forbidden(detail, keys), status=status, detail=detail)
+        found = _MISSING_SCOPE.search(detail or "")
+        scope = found[1] if found else None
+        return PermissionDenied(_forbidden(detail, scope, keys), missing_scope=scope)
     if status == 404:
         return NotFound(
             f"Not found (404): PostHog has nothing at {request.path}. Check the id, and that it belongs to that "
             "project or organization (a list tool shows what exists).",
             status=status,
-            detail=detail,
         )
     if status == 409:
-        return Conflict(f"PostHog refused the request (409 conflict){said}", status=status, detail=detail)
+        return Conflict(f"PostHog refused the request (409 conflict){said}", status=status)
     wait = _wait(response, detail)
     if status == 429:
         after = f"wait {math.ceil(wait)} seconds, then try again" if wait is not None else "wait, then try again"
         message = f"PostHog is rate-limiting this API key (429): {after}."
-        return RateLimited(message, status=status, detail=detail, retry_after=wait)
+        return RateLimited(message, status=status, retry_after=wait)
     if status >= 500:
         return ServerError(
             f"PostHog failed with HTTP {status}{received}; try again in a moment.{_unsure(request)}",
             status=status,
-            detail=detail,
             retry_after=wait,
             unsure_write=request.method != "GET",
         )
@@ -150,16 +139,16 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
             f"server does not follow, so the key goes nowhere else. Check POSTHOG_HOST ({host}).",
             status=status,
         )
-    return ApiError(f"PostHog answered HTTP {status}{said}", status=status, detail=detail, attr=attr)
+    return ApiError(f"PostHog answered HTTP {status}{said}", status=status)
 
 
-def _forbidden(detail: str | None, keys: str) -> str:
+def _forbidden(detail: str | None, scope: str | None, keys: str) -> str:
     """PostHog's refusal and, where its words say why, what to do; the words are matched in any case (PostHog
     spells one refusal both "personal API key" and "Personal API Key")."""
     text = _sentence(detail or "permission denied")
-    if scope := _MISSING_SCOPE.search(text):
+    if scope:
         return (
-            f"The API key lacks the scope {scope[1]} (403). Add {scope[1]} to the key at {keys} "
+            f"The API key lacks the scope {scope} (403). Add {scope} to the key at {keys} "
             "(or create a key that has it), then call again."
         )
     words = text.casefold()
