@@ -19,7 +19,7 @@ from server import __version__
 from server.app import build_server
 from server.config import DEFAULT_TIMEOUT, Settings
 from server.posthog import http_client
-from server.retries import RetryPolicy
+from server.retries import RetryPolicy, retry_after
 from tests.conftest import NO_SCOPE_CHECK, FakeClock
 from tests.fake_posthog import (
     FULL_KEY,
@@ -345,3 +345,33 @@ async def test_a_slow_answer_does_not_hold_up_another_call(client: Client, fake:
             quick = await client.call_tool("integrations-list", {"limit": 1})
             assert quick.is_error is False
             release.set()
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [
+        ("7", 7, 7),
+        (" 7 ", 7, 7),
+        ("0", 0, 0),
+        ("in 30 s, GMT", 25, 30),
+        ("in 30 s, -0000", 25, 30),
+        ("in 30 s, +0000", 25, 30),
+        ("in -30 s, GMT", 0, 0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0, 0),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_as_a_date_never_in_the_past(value: str, low: float, high: float) -> None:
+    """A date without a zone (`-0000`) is UTC, as the HTTP spec says every HTTP date is. "in N s, ZONE" rows are
+    dates N seconds from now, made when the test runs."""
+    if value.startswith("in "):
+        seconds, _, zone = value.removeprefix("in ").partition(" s, ")
+        moment = datetime.now(UTC) + timedelta(seconds=int(seconds))
+        value = moment.strftime("%a, %d %b %Y %H:%M:%S ") + zone
+    seconds_to_wait = retry_after(httpx.Response(429, headers={"Retry-After": value}))
+    assert seconds_to_wait is not None
+    assert low <= seconds_to_wait <= high
+
+
+@pytest.mark.parametrize("value", ["", " ", "soon", "-5", "1.5", "Wed, 32 Oct 2015 07:28:00 GMT"])
+def test_a_retry_after_that_is_neither_is_no_wait(value: str) -> None:
+    assert retry_after(httpx.Response(429, headers={"Retry-After": value})) is None

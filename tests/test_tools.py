@@ -294,6 +294,32 @@ async def test_lookup_without_a_match_says_so_before_the_json(client: Client, fa
     assert_result(result, {"reference": None}, note=note)
 
 
+async def test_lookup_without_a_match_names_the_organization_as_it_was_given(client: Client, fake: FakePostHog) -> None:
+    arguments = {
+        "organization_id": ORG,
+        "provider": "slack",
+        "provider_organization_id": "T0",
+        "provider_role_id": "C9",
+    }
+    result = await client.call_tool("role-external-references-lookup", arguments)
+    note = (
+        f"No role external reference matches organization_id='{ORG}', provider='slack', "
+        "provider_organization_id='T0', provider_role_id='C9'."
+    )
+    assert_result(result, {"reference": None}, note=note)
+
+
+async def test_a_lookup_answer_without_a_reference_cannot_be_read(client: Client, fake: FakePostHog) -> None:
+    fake.fail_next(200, json={"results": []})
+    arguments = {"provider": "github", "provider_organization_id": "posthog", "provider_role_id": "1"}
+    result = await client.call_tool("role-external-references-lookup", arguments)
+    assert result.is_error is True
+    assert result.content[0].model_dump()["text"] == (
+        "PostHog answered role-external-references-lookup with something this server cannot read (expected an "
+        "object with a reference)."
+    )
+
+
 # Organization integrations
 
 

@@ -82,7 +82,7 @@ def capped(
     rows = output.data[shape.items]
 
     def page(kept: list[dict[str, Any]]) -> Output:
-        return Output(shape.keep(output.data, kept, arguments), output.note)
+        return Output(shape.keep(output.data, kept, arguments))
 
     fitted = page(rows[: _largest(lambda count: fits(page(rows[:count])), 1, len(rows))])
     if fits(fitted) or not rows:
