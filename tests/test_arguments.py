@@ -88,6 +88,12 @@ async def test_anything_but_a_positive_whole_number_as_an_id_is_refused_naming_t
         ("integrations-get", None, ["id: required"]),
         ("integrations-get", {"id": 101, "bogus": 1}, ["bogus: unknown argument"]),
         ("integrations-get", {"id": 101, "bogus": None}, ["bogus: unknown argument"]),
+        ("integrations-get", {"id": None}, ["id: Input should be a valid integer (got None)"]),
+        (
+            "integrations-create",
+            {"kind": "twilio", "config": None},
+            ["config: Input should be a valid dictionary (got None)"],
+        ),
         (
             "integrations-get",
             {"id": 101, "project_id": None},

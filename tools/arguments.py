@@ -75,7 +75,10 @@ def parse_arguments(model: type[ArgsT], raw: Mapping[str, Any] | None) -> ArgsT:
     problems = [
         f"{name}: null is not allowed; leave it out to use the default"
         for name, value in raw.items()
-        if value is None and name in model.model_fields and name not in model.nullable
+        if value is None
+        and name in model.model_fields
+        and not model.model_fields[name].is_required()
+        and name not in model.nullable
     ]
     try:
         arguments = model.model_validate(raw)
