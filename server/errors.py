@@ -110,7 +110,7 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
             status=status,
         )
     if status == 403:
-        found = _MISSING_SCOPE.search(detail or "")
+        found = _MISSING_SCOPE.search(detail) if detail else None
         scope = found[1] if found else None
         return PermissionDenied(_forbidden(detail, scope, keys), missing_scope=scope)
     if status == 404:

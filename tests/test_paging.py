@@ -434,15 +434,15 @@ def page_of(rows: int, size: int = 300, **links: str) -> Callable[[Recorded], Aw
     return answer
 
 
-async def test_a_cut_page_keeps_every_row_that_fits(fake: FakePostHog) -> None:
+@pytest.mark.parametrize("tokens", [500, 600, 700, 800, 900, 1_000, 1_100, 1_200, 1_300])
+async def test_a_cut_page_keeps_every_row_that_fits(fake: FakePostHog, tokens: int) -> None:
     """Not merely some rows: the page is full, with less room left than one more row would take."""
-    for index in range(40):
-        fake.add_integration("postgresql", {"host": "db"}, display_name=f"{index:02d}" + "w" * 300)
-    async with connected(fake, budget(1_000)) as client:
+    fake.intercept = page_of(40)
+    async with connected(fake, budget(tokens)) as client:
         result = await client.call_tool("integrations-list", {})
     rows = data(result)["results"]
     row = len(json.dumps(rows[0], ensure_ascii=False, separators=(",", ":")))
-    assert 1_000 * 4 - len(text(result)) < row
+    assert tokens * 4 - len(text(result)) < row
     assert all("_shortened" not in kept for kept in rows)
 
 
