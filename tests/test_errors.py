@@ -274,10 +274,21 @@ async def test_html_page_with_200_is_not_taken_for_data(client: Client, fake: Fa
     assert message.startswith("PostHog answered HTTP 200 with text/html that is not JSON")
 
 
-async def test_json_of_another_shape_is_an_error_not_a_crash(client: Client, fake: FakePostHog) -> None:
-    fake.fail_next(200, json=[1, 2, 3])
-    message = await failure(client, "integrations-list", {})
-    assert "cannot read" in message
+@pytest.mark.parametrize(
+    ("tool", "body", "why"),
+    [
+        ("integrations-list", [1, 2, 3], "expected a JSON object, got list"),
+        ("integrations-get", "text", "expected a JSON object, got str"),
+        ("integrations-get", None, "expected a JSON object, got NoneType"),
+        ("integrations-list", {"results": "none"}, "expected a page with a results list of objects"),
+    ],
+)
+async def test_json_of_another_shape_is_an_error_that_says_what_was_expected(
+    client: Client, fake: FakePostHog, tool: str, body: Any, why: str
+) -> None:
+    fake.fail_next(200, json=body)
+    message = await failure(client, tool, {"id": 1} if tool == "integrations-get" else {})
+    assert message == f"PostHog answered {tool} with something this server cannot read ({why})."
 
 
 async def test_a_redirect_is_not_followed_so_the_key_goes_nowhere_else(client: Client, fake: FakePostHog) -> None:
