@@ -29,7 +29,7 @@ from server.caller import Caller, process_caller
 from server.config import Settings, is_loopback
 from server.errors import KEYS_PAGE
 from server.logs import configure_logging
-from server.options import Options, parse_options
+from server.options import NO, YES, Options, parse_options
 from server.retries import RetryPolicy
 from server.state import Keys, State, digest
 from tools.digits import ascii_int, ascii_uuid
@@ -43,8 +43,6 @@ MCP_HEADERS = ("Authorization", "Content-Type", "Mcp-Session-Id", "Mcp-Protocol-
 POSTHOG_HEADERS = ("X-PostHog-Project-Id", "X-PostHog-Organization-Id", "X-PostHog-Read-Only")
 READ = {name.lower(): name for name in ("Authorization", *POSTHOG_HEADERS)}
 """The request headers this server reads, each of which may come once."""
-YES = frozenset({"1", "true", "yes", "on"})
-NO = frozenset({"", "0", "false", "no", "off"})
 NEWCOMERS = 10
 """Keys new to this server that one client address may present per WINDOW; past it, 429."""
 WINDOW = 60.0
@@ -188,7 +186,7 @@ def _organization_id(value: str) -> str | None:
 
 
 def _read_only(value: str) -> bool:
-    if value.lower() not in YES | NO:
+    if value and value.lower() not in YES | NO:
         raise BadHeaders(f"X-PostHog-Read-Only {value!r} is neither yes nor no: send 1 or 0, or leave it out.")
     return value.lower() in YES
 

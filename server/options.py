@@ -21,8 +21,9 @@ ConfirmMode = Literal["auto", "always", "never"]
 CONFIRM_MODES: tuple[ConfirmMode, ...] = ("auto", "always", "never")
 TOOL_NAMES = tuple(spec.name for spec in TOOLS)
 TOOLSETS = tuple(dict.fromkeys(spec.toolset for spec in TOOLS))
-_YES = {"1", "true", "yes", "on"}
-_NO = {"0", "false", "no", "off"}
+YES = frozenset({"1", "true", "yes", "on"})
+NO = frozenset({"0", "false", "no", "off"})
+"""The words of a switch, in variables and in X-PostHog-Read-Only alike."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,9 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) 
         if flag is not None:
             return flag
         value = environ.get(variable, "").strip().lower()
-        if value and value not in _YES | _NO:
+        if value and value not in YES | NO:
             parser.error(f"{variable}={value!r}: use 1 or 0")
-        return value in _YES if value else default
+        return value in YES if value else default
 
     def names(flag: str | None, variable: str, valid: Sequence[str], what: str) -> set[str]:
         chosen = _split(setting(flag, variable))

@@ -213,6 +213,54 @@ async def test_secret_env_is_ignored_on_a_shared_server(fake: FakePostHog, monke
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("allowed", "kind", "config", "refused"),
+    [
+        (None, "anthropic", {"api_key": {"$env": "OPERATOR_SECRET"}}, None),
+        (
+            None,
+            "postgresql",
+            {"host": "evil.example", "user": "u", "password": {"$env": "OPERATOR_SECRET"}},
+            "listed without kinds",
+        ),
+        (
+            frozenset({"postgresql"}),
+            "postgresql",
+            {"host": "db", "user": "u", "password": {"$env": "OPERATOR_SECRET"}},
+            None,
+        ),
+        (
+            frozenset({"postgresql"}),
+            "anthropic",
+            {"api_key": {"$env": "OPERATOR_SECRET"}},
+            "allowed only for postgresql",
+        ),
+    ],
+)
+async def test_single_user_fills_secret_env_only_for_the_kinds_it_allows(
+    fake: FakePostHog,
+    monkeypatch: pytest.MonkeyPatch,
+    allowed: frozenset[str] | None,
+    kind: str,
+    config: dict[str, Any],
+    refused: str | None,
+) -> None:
+    """The per-kind rule of --secret-env holds over HTTP too, the one mode besides stdio where it applies."""
+    monkeypatch.setenv("OPERATOR_SECRET", "sk-operator-only")
+    options = Options(scope_check=False, single_user=True, secret_env={"OPERATOR_SECRET": allowed})
+    async with remote(fake, options, {"POSTHOG_PERSONAL_API_KEY": FULL_KEY}) as url, caller(url, None) as client:
+        result = await client.call_tool("integrations-create", {"kind": kind, "config": config})
+    if refused is None:
+        assert result.is_error is False
+        sent = {name: "sk-operator-only" if isinstance(value, dict) else value for name, value in config.items()}
+        assert fake.requests[0].body == {"kind": kind, "config": sent}
+        assert "sk-operator-only" not in str(result.model_dump())
+    else:
+        assert result.is_error is True
+        assert refused in str(result.content[0].model_dump())
+        assert fake.requests == []
+
+
 async def test_single_user_acts_with_the_process_key_unless_a_header_overrides_it(fake: FakePostHog) -> None:
     options = Options(scope_check=False, single_user=True)
     async with remote(fake, options, {"POSTHOG_PERSONAL_API_KEY": FULL_KEY}) as url:

@@ -29,6 +29,10 @@ def row(what: str, given: Any, expected: Any) -> Any:
     return pytest.param(given, expected, id=what)
 
 
+def stays(what: str, given: Any) -> Any:
+    return row(what, given, given)
+
+
 CASES = [
     # Names that hold a secret, in any case and with any separator or none.
     secret("api_key"),
@@ -163,17 +167,8 @@ CASES = [
         ["amqp://guest:p@ss@rabbit/vhost"],
         [f"amqp://guest:{REDACTED}@rabbit/vhost"],
     ),
-    row(
+    stays(
         "URLs without a password stay",
-        {
-            "links": [
-                "https://user@example.com/a:b@c",
-                "https://h.com:8080/x@y",
-                "redis://u:@h",
-                "mailto:a@b.c",
-                "u:pw@h",
-            ]
-        },
         {
             "links": [
                 "https://user@example.com/a:b@c",
