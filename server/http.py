@@ -47,6 +47,15 @@ NEWCOMERS = 10
 """Keys new to this server that one client address may present per WINDOW; past it, 429."""
 WINDOW = 60.0
 """Seconds over which NEWCOMERS counts."""
+NOT_ALLOWED = {
+    "error": "method_not_allowed",
+    "message": (
+        "/mcp takes only POST: this server keeps no sessions (nothing to DELETE) and sends nothing unprompted (no "
+        "event stream to GET). Send each JSON-RPC message in a POST."
+    ),
+}
+"""Stateless, the server has no stream for GET to open and no session for DELETE to end (the SDK's GET would open
+a stream that never sends anything)."""
 
 
 class RemoteModeRefused(Exception):
@@ -246,8 +255,9 @@ class Newcomers:
 
 
 class Gate:
-    """What /mcp answers before MCP sees a request: 400 for headers this server cannot read, 401 without a usable
-    key or with one PostHog rejected lately, 429 for an address that presents too many new keys. Never logs a key.
+    """What /mcp answers before MCP sees a request: 405 for any method but POST, whoever asks (no key would make it
+    work), 400 for headers this server cannot read, 401 without a usable key or with one PostHog rejected lately,
+    429 for an address that presents too many new keys. Never logs a key.
     """
 
     def __init__(self, app: ASGIApp, single_user: bool, keys: Keys, newcomers: Newcomers, host: str) -> None:
@@ -258,8 +268,11 @@ class Gate:
         self.host = host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/mcp" or scope["method"] == "OPTIONS":
+        if scope["type"] != "http" or scope["path"] != "/mcp":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await JSONResponse(NOT_ALLOWED, 405, {"Allow": "POST"})(scope, receive, send)
             return
         try:
             headers = read_headers(scope["headers"])

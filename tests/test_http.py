@@ -434,3 +434,61 @@ async def test_a_project_header_in_ascii_digits_is_the_default_project(
         result = await client.call_tool("integrations-list", {})
     assert result.is_error is False
     assert [request.path for request in fake.requests] == [path]
+
+
+NOT_ALLOWED = {
+    "error": "method_not_allowed",
+    "message": (
+        "/mcp takes only POST: this server keeps no sessions (nothing to DELETE) and sends nothing unprompted (no "
+        "event stream to GET). Send each JSON-RPC message in a POST."
+    ),
+}
+
+
+@pytest.mark.parametrize("single_user", [False, True], ids=["shared", "single-user"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        [],
+        [("Authorization", f"Bearer {FULL_KEY}")],
+        [("Authorization", f"Bearer {PROJECT_TOKEN}")],
+        [("Authorization", f"Bearer {FULL_KEY}"), ("Authorization", f"Bearer {FULL_KEY}")],
+    ],
+    ids=["no-key", "key", "project-token", "two-keys"],
+)
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"])
+async def test_every_method_but_post_is_405_allow_post_before_the_key_is_looked_at(
+    fake: FakePostHog,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    authorization: list[tuple[str, str]],
+    single_user: bool,
+) -> None:
+    """A stateless server has no event stream to open and no session to end, and no key would change that: so 405
+    comes first, where 401 (or 400) would send a client after a key only to be refused again (the TypeScript SDK
+    runs its OAuth flow on a 401). The headers are a TypeScript SDK 1.x client's, which GETs /mcp after initialize."""
+    caplog.set_level(logging.DEBUG)
+    accept = "text/event-stream" if method == "GET" else ACCEPT["Accept"]
+    headers = [("Accept", accept), ("Mcp-Protocol-Version", "2025-11-25"), *authorization]
+    env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY}
+    async with remote(fake, Options(single_user=single_user), env) as url, httpx.AsyncClient() as http:
+        caplog.clear()
+        with anyio.fail_after(5):
+            answer = await http.request(method, f"{url}/mcp", headers=headers)
+        mcp_logs = [record.getMessage() for record in caplog.records if record.name.startswith("mcp")]
+    assert (answer.status_code, answer.headers.get("Allow")) == (405, "POST")
+    if method != "HEAD":
+        assert answer.json() == NOT_ALLOWED
+    assert mcp_logs == []
+    assert fake.requests == []
+
+
+async def test_a_browser_client_reads_the_405_of_an_allowed_origin(fake: FakePostHog) -> None:
+    """CORS wraps the refusal too: a web client sees 405 and goes on with POST, not an opaque network error."""
+    origin = "https://app.example.com"
+    async with remote(fake, Options(allowed_origins=(origin,))) as url, httpx.AsyncClient() as http:
+        headers = {"Origin": origin, "Accept": "text/event-stream", "Authorization": f"Bearer {FULL_KEY}"}
+        with anyio.fail_after(5):
+            answer = await http.get(f"{url}/mcp", headers=headers)
+    assert (answer.status_code, answer.headers.get("Allow")) == (405, "POST")
+    assert answer.headers["access-control-allow-origin"] == origin
