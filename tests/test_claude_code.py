@@ -31,6 +31,7 @@ from tests.fake_posthog import (
     FULL_KEY,
     GITHUB_INTEGRATION_ID,
     GITHUB_ROLE_REFERENCE_ID,
+    REVOKED_ANTHROPIC_INTEGRATION_ID,
     SLACK_INTEGRATION_ID,
     SLACK_SECRETS,
     TWILIO_AUTH_TOKEN,
@@ -72,6 +73,7 @@ SCRIPT_TURNS = [
         Call(tool("posthog", "integrations-delete"), {"id": TWILIO_INTEGRATION_ID}),
         Call(tool("unattended", "integrations-delete"), {"id": GITHUB_INTEGRATION_ID}),
         Call(tool("strict", "role-external-references-delete"), {"id": GITHUB_ROLE_REFERENCE_ID}),
+        Call(tool("hooked", "integrations-delete"), {"id": REVOKED_ANTHROPIC_INTEGRATION_ID}),
     ],
 ]
 """The session: (turn, index) names each call below. Turns 1 and 3 ask for several calls in one message."""
@@ -80,8 +82,11 @@ SERVERS = {
     "capped": ([], {"POSTHOG_MCP_MAX_RESULT_TOKENS": str(BUDGET)}),
     "unattended": (["--confirm", "never"], {}),
     "strict": (["--confirm", "always"], {}),
+    "hooked": ([], {}),
 }
-"""The stdio servers of the session's --mcp-config: name -> (arguments, environment beyond key and host)."""
+"""The stdio servers of the session's --mcp-config: name -> (arguments, environment beyond key and host). An
+Elicitation hook in the session's --settings answers the questions of "hooked" with a yes."""
+YES = {"hookSpecificOutput": {"hookEventName": "Elicitation", "action": "accept", "content": {"confirm": True}}}
 
 
 @dataclass
@@ -90,6 +95,8 @@ class Session:
     posthog: FakePostHog
     output: dict[str, Any]
     """`claude -p --output-format json`'s answer."""
+    hooked: list[dict[str, Any]]
+    """What the Elicitation hook was given, one question a call."""
 
     def received(self, turn: int, index: int = 0) -> dict[str, Any]:
         """What the model received for a call: the tool_result's content as text, and whether it is an error."""
@@ -154,11 +161,16 @@ async def session(claude: str, tmp_path_factory: pytest.TempPathFactory) -> Sess
         posthog.add_integration("twilio", {"account_sid": f"AC{index:032d}"}, display_name=f"Support line {index}")
     model = FakeAnthropic(SCRIPT_TURNS)
     home = tmp_path_factory.mktemp("claude-p")
+    questions = home / "questions.jsonl"
+    hook = home / "answer-yes"
+    hook.write_text(f"#!/bin/sh\n{{ cat; echo; }} >> {questions}\necho '{json.dumps(YES)}'\n")
+    hook.chmod(0o755)
+    settings = {"hooks": {"Elicitation": [{"matcher": "hooked", "hooks": [{"type": "command", "command": str(hook)}]}]}}
     async with running(posthog) as posthog_url, serving(model.app) as model_url:
         key_and_host = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": posthog_url}
         config = {
-            name: {"command": str(SCRIPT), "args": arguments, "env": {**key_and_host, **env}}
-            for name, (arguments, env) in SERVERS.items()
+            name: {"command": str(SCRIPT), "args": arguments, "env": {**key_and_host, **extra}}
+            for name, (arguments, extra) in SERVERS.items()
         }
         allowed = sorted({call.tool for turn in SCRIPT_TURNS for call in turn})
         env = environment(home, ANTHROPIC_BASE_URL=model_url, ANTHROPIC_API_KEY="sk-ant-fake")
@@ -172,10 +184,14 @@ async def session(claude: str, tmp_path_factory: pytest.TempPathFactory) -> Sess
             "--mcp-config",
             json.dumps({"mcpServers": config}),
             "--strict-mcp-config",
+            "--settings",
+            json.dumps(settings),
             "--allowedTools",
             ",".join(allowed),
         )
-    return Session(model, posthog, json.loads(printed))
+    asked = questions.read_text().splitlines() if questions.exists() else []
+    hooked = [json.loads(line) for line in asked if line.strip()]
+    return Session(model, posthog, json.loads(printed), hooked)
 
 
 async def test_claude_p_completes_the_scripted_session(session: Session) -> None:
@@ -253,6 +269,18 @@ async def test_a_headless_delete_under_confirm_always_is_refused_with_nothing_se
     assert received["is_error"] is True
     assert received["text"].startswith(DISMISSED.format("role-external-references-delete"))
     assert [request for request in session.posthog.requests if request.path == ROLE_REFERENCE] == []
+
+
+async def test_a_headless_delete_completes_when_an_elicitation_hook_answers_the_question(session: Session) -> None:
+    """The host's own way to decide without a person: the hook reads what will be deleted and what is lost."""
+    assert session.data(3, 3) == {"deleted": True, "id": REVOKED_ANTHROPIC_INTEGRATION_ID}
+    (question,) = session.hooked
+    assert question["mcp_server_name"] == "hooked"
+    assert question["message"].startswith(
+        f"Delete an integration?\nanthropic Legacy ({INTEGRATION.format(REVOKED_ANTHROPIC_INTEGRATION_ID)})\n"
+        "PostHog revokes its tokens at the provider"
+    )
+    assert len(session.sent("DELETE", INTEGRATION.format(REVOKED_ANTHROPIC_INTEGRATION_ID))) == 1
 
 
 @pytest.fixture
