@@ -30,6 +30,12 @@ ANSWER: types.ElicitRequestedSchema = {
     "required": ["confirm"],
 }
 
+UNATTENDED = (
+    "An agent that runs unattended (claude -p, the Agent SDK) dismisses every confirmation, so calling again will "
+    "not help: to let it delete, the operator starts this server with --confirm never (POSTHOG_MCP_CONFIRM=never)."
+)
+"""Said with every dismissal: headless hosts declare elicitation and then cancel each request, so no one was asked."""
+
 Outcome = types.CallToolResult | types.InputRequiredResult | None
 """An error (declined, or cannot ask), the question (2026-07-28), or None: go ahead."""
 
@@ -81,7 +87,7 @@ def _verdict(answer: Any, call: Prepared) -> types.CallToolResult | None:
     if isinstance(answer, types.ElicitResult) and answer.action == "accept" and (answer.content or {}).get(QUESTION):
         return None
     if isinstance(answer, types.ElicitResult) and answer.action == "cancel":
-        return error(f"The user dismissed the confirmation of {call.spec.name}. Nothing was deleted.")
+        return error(f"The user dismissed the confirmation of {call.spec.name}. Nothing was deleted. {UNATTENDED}")
     return error(f"The user declined {call.spec.name}. Nothing was deleted; do not try again unless they ask.")
 
 

@@ -60,7 +60,13 @@ async def test_accepted_confirmation_names_what_is_deleted_and_what_is_lost(fake
             False,
             "The user declined integrations-delete. Nothing was deleted; do not try again unless they ask.",
         ),
-        ("cancel", False, "The user dismissed the confirmation of integrations-delete. Nothing was deleted."),
+        (
+            "cancel",
+            False,
+            "The user dismissed the confirmation of integrations-delete. Nothing was deleted. An agent that runs "
+            "unattended (claude -p, the Agent SDK) dismisses every confirmation, so calling again will not help: to "
+            "let it delete, the operator starts this server with --confirm never (POSTHOG_MCP_CONFIRM=never).",
+        ),
         (
             "accept",
             False,
