@@ -381,7 +381,7 @@ async def test_a_long_note_is_shortened_too(fake: FakePostHog) -> None:
     lookup = {"provider": "okta", "provider_organization_id": "acme", "provider_role_id": "x" * 5_000}
     async with connected(fake, budget(500)) as client:
         result = await client.call_tool("role-external-references-lookup", lookup)
-    note = text(result).split("\n", 1)[0]
+    note = data(result)["note"]
     assert note.startswith("No role external reference matches provider='okta', provider_organization_id='acme'")
     assert CUT.fullmatch(note)
     assert data(result)["reference"] is None

@@ -32,8 +32,9 @@ Id = Annotated[int, Strict(), Field(ge=1), _LENIENT]
 """A positive integer id, or a string of its digits; never a float, a boolean or anything else."""
 PageSize = Annotated[int, Strict(), Field(ge=1, le=100), _LENIENT]
 Offset = Annotated[int, Strict(), Field(ge=0), _LENIENT]
-Limit = Annotated[PageSize | None, Field(description="Page size.")]
-Skip = Annotated[Offset | None, Field(description="next_offset of the previous page.")]
+# Paging arguments carry no description: the server's instructions say once what to pass (next_offset as offset).
+Limit = PageSize | None
+Skip = Offset | None
 
 
 class Arguments(BaseModel):
@@ -46,17 +47,15 @@ class Arguments(BaseModel):
 
 
 class ProjectArguments(Arguments):
-    project_id: Id | None = Field(
-        None,
-        description="Default: POSTHOG_PROJECT_ID or your current project.",
-    )
+    """A project tool's; the server's instructions say once what project_id defaults to, not each tool."""
+
+    project_id: Id | None = None
 
 
 class OrganizationArguments(Arguments):
-    organization_id: UUID | None = Field(
-        None,
-        description="UUID. Default: POSTHOG_ORGANIZATION_ID or your current one.",
-    )
+    """An organization tool's; the server's instructions say once what organization_id defaults to."""
+
+    organization_id: UUID | None = None
 
 
 @dataclass

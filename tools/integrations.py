@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import Field
 
 from tools.arguments import Id, Limit, ProjectArguments, Skip
-from tools.results import CursorPage, Deleted, OffsetPage, Record
+from tools.results import INTEGER, STRING, CursorPage, Deleted, OffsetPage, Record, fields
 from tools.spec import CURRENT, Target, ToolSpec
 
-ListedKind = Literal[
+KINDS = (
     "anthropic", "apns", "azure-blob", "bing-ads", "clickup", "customerio-app", "customerio-track",
     "customerio-webhook", "databricks", "email", "firebase", "github", "gitlab", "google-ads",
     "google-cloud-service-account", "google-cloud-storage", "google-pubsub", "google-sheets", "hubspot", "intercom",
     "jira", "linear", "linkedin-ads", "meta-ads", "pinterest-ads", "postgresql", "reddit-ads", "salesforce", "slack",
     "slack-posthog-code", "snapchat", "stripe", "tiktok-ads", "twilio", "vercel",
-]  # fmt: skip
-"""The kinds of PostHog's reference page."""
-
-Kind = Literal[
-    ListedKind, "aws-redshift", "aws-s3", "google-analytics", "google-calendar", "google-search-console",
+    "aws-redshift", "aws-s3", "google-analytics", "google-calendar", "google-search-console",
     "instagram", "pardot", "posthog", "resend", "s3-compatible", "snowflake", "youtube-analytics",
-]  # fmt: skip
-"""The reference page's kinds and those the backend also creates (api-behaviour.md)."""
-
-KINDS: tuple[str, ...] = get_args(Kind)
-"""Every kind, in the order above: what an operator's `--secret-env NAME=kind` entry is checked against."""
+)  # fmt: skip
+"""The kinds of PostHog's reference page, then those the backend also creates (api-behaviour.md): what an
+operator's `--secret-env NAME=kind` entry is checked against. A tool call's kind is not: PostHog judges it."""
 
 OAUTH_KINDS = frozenset({
     "slack", "posthog", "salesforce", "hubspot", "google-ads", "google-analytics", "google-calendar",
@@ -68,8 +62,6 @@ takes no credential, so a value put there would be shown as a sender name.
 PATH = "/api/projects/{project_id}/integrations/"
 ITEM = "/api/projects/{project_id}/integrations/{id}/"
 
-ROW = {"type": "object"}
-
 
 class ListArguments(ProjectArguments):
     kind: str | None = Field(None, min_length=1, description="Only this kind, e.g. slack.")
@@ -78,21 +70,21 @@ class ListArguments(ProjectArguments):
 
 
 class ItemArguments(ProjectArguments):
-    id: Id = Field(description="Integration id (integrations-list).")
+    id: Id
 
 
 class CreateArguments(ProjectArguments):
-    kind: Kind = Field(description="The kind of integration.")
+    kind: str = Field(min_length=1, description="e.g. anthropic, twilio, databricks, snowflake, postgresql, email.")
     config: dict[str, Any] = Field(
         description="Credentials, e.g. anthropic {api_key}, twilio {account_sid, auth_token}, databricks "
-        "{server_hostname, client_id, client_secret}, azure-blob {connection_string}. Any value may be "
-        '{"$env": "NAME"}: the server reads NAME from its environment, keeping the secret out of the chat.'
+        '{server_hostname, client_id, client_secret}. Any value may be {"$env": "NAME"}: the server reads NAME from '
+        "its environment, keeping the secret out of the chat."
     )
 
 
 class AnthropicListArguments(ItemArguments):
     limit: Limit = None
-    after: str | None = Field(None, min_length=1, description="next_cursor of the previous page.")
+    after: str | None = Field(None, min_length=1)
     force_refresh: bool | None = Field(None, description="Skip PostHog's 5-minute cache.")
 
 
@@ -121,13 +113,12 @@ def anthropic_list(items: str, noun: str, action: str) -> ToolSpec[AnthropicList
         name=f"integrations-anthropic-{items}-list",
         toolset="anthropic",
         title=f"List Anthropic {noun}",
-        description=f"List the {noun} of an Anthropic integration. While has_more, call again with "
-        "after=next_cursor. Needs integration:read.",
+        description=f"List the {noun} of an Anthropic integration.",
         method="GET",
         path=ITEM + action + "/",
         scope="integration:read",
         arguments=AnthropicListArguments,
-        result=CursorPage(items=items, item=ROW),
+        result=CursorPage(items=items, item=fields(id=STRING)),
     )
 
 
@@ -136,20 +127,18 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="integrations-list",
         toolset="integrations",
         title="List integrations",
-        description="List the project's integrations, 100 a page, to find one. Rows leave out config and empty "
-        "fields, and give created_by as {id, email}: integrations-get returns the full record. Needs "
-        "integration:read.",
+        description="List the project's integrations, 100 a page, to find one.",
         method="GET",
         path=PATH,
         scope="integration:read",
         arguments=ListArguments,
-        result=OffsetPage(item=ROW, leave_out=("config",)),
+        result=OffsetPage(item=fields(id=INTEGER), leave_out=("config",)),
     ),
     ToolSpec(
         name="integrations-get",
         toolset="integrations",
         title="Get an integration",
-        description="Get one project integration in full; secrets in config are redacted. Needs integration:read.",
+        description="Get one project integration in full; secrets in config are redacted.",
         method="GET",
         path=ITEM,
         scope="integration:read",
@@ -160,9 +149,9 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="integrations-create",
         toolset="integrations",
         title="Create an integration",
-        description="Connect a credential integration (anthropic, twilio, databricks, postgresql, …) to the project; "
-        "PostHog checks the credentials and overwrites an existing kind and account. OAuth and file-upload kinds are "
-        "refused: the user connects those in PostHog. Returns the new integration. Needs integration:write.",
+        description="Connect a credential integration to the project; PostHog checks the credentials and "
+        "overwrites one of the same kind and account. OAuth and file-upload kinds are refused: the user connects "
+        "those in PostHog.",
         method="POST",
         path=PATH,
         scope="integration:write",
@@ -175,7 +164,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         toolset="integrations",
         title="Delete an integration",
         description="Delete a project integration. PostHog revokes its tokens at the provider: this cannot be undone, "
-        "and whatever uses it stops working. Needs integration:write.",
+        "and whatever uses it stops working.",
         loss="PostHog revokes its tokens at the provider, so this cannot be undone, and whatever uses it (alerts, "
         "destinations, workflows) stops working.",
         method="DELETE",

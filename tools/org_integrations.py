@@ -15,13 +15,13 @@ ITEM = "/api/organizations/{organization_id}/integrations/{id}/"
 
 
 class ItemArguments(OrganizationArguments):
-    id: UUID = Field(description="Organization integration id (UUID).")
+    id: UUID
 
 
 class EnvironmentMappingArguments(ItemArguments):
-    production: Id = Field(description="Project id for production.")
-    preview: Id | None = Field(None, description="Project id for preview; default: production's.")
-    development: Id | None = Field(None, description="Project id for development; default: production's.")
+    production: Id = Field(description="A project id.")
+    preview: Id | None = Field(None, description="A project id; default: production's.")
+    development: Id | None = Field(None, description="A project id; default: production's.")
 
 
 SPECS: tuple[ToolSpec[Any], ...] = (
@@ -30,8 +30,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         toolset="org-integrations",
         title="Delete an organization integration",
         description="Delete the organization's Vercel integration: uninstalls it and deletes every project-level "
-        "Vercel integration; it cannot be undone (refused while invoices are unpaid). "
-        "Needs organization_integration:write (admin).",
+        "Vercel integration; it cannot be undone (refused while invoices are unpaid).",
         loss="This uninstalls the Vercel marketplace installation and deletes every project-level Vercel "
         "integration of the organization; it cannot be undone.",
         method="DELETE",
@@ -45,8 +44,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         toolset="org-integrations",
         title="Map Vercel environments to projects",
         description="Set which project of this organization each Vercel environment sends to; returns the "
-        "integration. PostHog may refuse personal API keys here: then the user does it in PostHog. "
-        "Needs organization_integration:write.",
+        "integration. PostHog may refuse personal API keys here: then the user does it in PostHog.",
         method="PATCH",
         path=ITEM + "environment-mapping/",
         scope="organization_integration:write",

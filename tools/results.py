@@ -1,7 +1,8 @@
 """What a tool returns for PostHog's answer, and the output schema that promises it.
 
-Each shape turns PostHog's parsed JSON (None for a 204) into the structured result the model sees,
-plus, where it helps, a sentence to read before the JSON.
+Each shape turns PostHog's parsed JSON (None for a 204) into the structured result the model sees. Whatever this
+server adds (next_offset, _truncated, _shortened, a note) is a field of that result, declared in the schema: hosts
+that show the model only structuredContent, and typed clients that keep only what the schema declares, lose nothing.
 """
 
 from __future__ import annotations
@@ -20,17 +21,31 @@ class UnexpectedShape(Exception):
     """PostHog answered with JSON of another shape than the endpoint documents."""
 
 
-@dataclass(frozen=True)
-class Output:
-    data: dict[str, Any]
-    note: str | None = None
-
-
 class ResultShape(Protocol):
     @property
     def output_schema(self) -> dict[str, Any]: ...
 
-    def shape(self, body: Any, arguments: Arguments) -> Output: ...
+    def shape(self, body: Any, arguments: Arguments) -> dict[str, Any]: ...
+
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+
+
+def _or_null(type_: str) -> dict[str, Any]:
+    """A value of JSON type `type_`, or null; anyOf rather than a list of types, which some clients cannot map."""
+    return {"anyOf": [{"type": type_}, {"type": "null"}]}
+
+
+def fields(**properties: dict[str, Any]) -> dict[str, Any]:
+    """A row or record of PostHog's: the fields this server adds or relies on, named, with `_shortened` for one cut
+    to fit the result budget; PostHog's other fields, and any it adds later, allowed, so that a typed client keeps
+    them as they came. Naming them all would cost tools/list about 2 kB more (README, "Tools")."""
+    return {"type": "object", "properties": {**properties, "_shortened": STRING}, "additionalProperties": True}
+
+
+TRUNCATED = {"type": "object", "properties": {"omitted": INTEGER, "hint": STRING}}
+"""How many rows a cut page left out, and how to get them."""
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -66,9 +81,9 @@ SHORTENED = (
 
 
 def capped(
-    output: Output, shape: ResultShape, arguments: Arguments, fits: Callable[[Output], bool], whole: str
-) -> Output:
-    """`output`, which does not fit, made to fit: `fits` measures what the model would receive.
+    data: dict[str, Any], shape: ResultShape, arguments: Arguments, fits: Callable[[dict[str, Any]], bool], whole: str
+) -> dict[str, Any]:
+    """`data`, which does not fit, made to fit: `fits` measures what the model would receive.
 
     A page keeps as many leading rows as fit, at least one, and says where the rest begin, so paging always moves
     on. A row too big to fit alone, and a single record (get, create, lookup) too big, keep their shorter values
@@ -77,12 +92,11 @@ def capped(
     those, were they long enough to fill the budget by themselves, could take a result over it.
     """
     if not isinstance(shape, OffsetPage | CursorPage):
-        top = max(_compact(output.data), _compact(output.note))
-        return _fitted(lambda limit: _cut_record(output, limit, whole), top, fits)
-    rows = output.data[shape.items]
+        return _fitted(lambda limit: _cut_row(data, limit, whole), _compact(data), fits)
+    rows = data[shape.items]
 
-    def page(kept: list[dict[str, Any]]) -> Output:
-        return Output(shape.keep(output.data, kept, arguments))
+    def page(kept: list[dict[str, Any]]) -> dict[str, Any]:
+        return shape.keep(data, kept, arguments)
 
     fitted = page(rows[: _largest(lambda count: fits(page(rows[:count])), 1, len(rows))])
     if fits(fitted) or not rows:
@@ -104,7 +118,7 @@ def _largest(fits: Callable[[int], bool], low: int, high: int) -> int:
     return low
 
 
-def _fitted(make: Callable[[int], Output], top: int, fits: Callable[[Output], bool]) -> Output:
+def _fitted(make: Callable[[int], dict[str, Any]], top: int, fits: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """`make(limit)` for the longest limit on values that fits; `make(top)` cuts nothing and does not fit."""
     return make(_largest(lambda limit: fits(make(limit)), 0, top))
 
@@ -113,12 +127,8 @@ def _cut_row(row: dict[str, Any], limit: int, whole: str) -> dict[str, Any]:
     return {**_cut_fields(row, limit), "_shortened": f"{SHORTENED} {whole}"}
 
 
-def _cut_record(output: Output, limit: int, whole: str) -> Output:
-    return Output(_cut_row(output.data, limit, whole), _cut(output.note, limit))
-
-
-def _cut_fields(fields: dict[str, Any], limit: int) -> dict[str, Any]:
-    return {name: _cut(value, limit, name) for name, value in fields.items()}
+def _cut_fields(values: dict[str, Any], limit: int) -> dict[str, Any]:
+    return {name: _cut(value, limit, name) for name, value in values.items()}
 
 
 def _cut(value: Any, limit: int, name: str = "") -> Any:
@@ -149,10 +159,10 @@ class Record:
 
     @property
     def output_schema(self) -> dict[str, Any]:
-        return {"type": "object"}
+        return fields()
 
-    def shape(self, body: Any, arguments: Arguments) -> Output:
-        return Output(_object(body))
+    def shape(self, body: Any, arguments: Arguments) -> dict[str, Any]:
+        return _object(body)
 
 
 @dataclass(frozen=True)
@@ -165,26 +175,19 @@ class OffsetPage:
 
     @property
     def output_schema(self) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "properties": {
-                "count": {"type": "integer"},
-                "results": {"type": "array", "items": self.item},
-                "next_offset": {"type": "integer"},
-            },
-            "required": ["count", "results"],
-        }
+        links = {"next": _or_null("string"), "previous": _or_null("string"), "next_offset": INTEGER}
+        return _page_schema({"count": INTEGER, **links, "results": _array(self.item)}, "count", "results")
 
     items = "results"
 
-    def shape(self, body: Any, arguments: Arguments) -> Output:
+    def shape(self, body: Any, arguments: Arguments) -> dict[str, Any]:
         page = _page(body, "results")
         page["results"] = [_short(row, self.leave_out) for row in page["results"]]
         if page.get("next"):
             offsets = parse_qs(urlsplit(str(page["next"])).query).get("offset")
             if offsets and (offset := ascii_int(offsets[0])) is not None:
                 page["next_offset"] = offset
-        return Output(page)
+        return page
 
     def keep(self, data: dict[str, Any], rows: list[dict[str, Any]], arguments: Arguments) -> dict[str, Any]:
         """The page with only `rows`, its leading ones; `next` and `next_offset` then point at the first left out.
@@ -213,14 +216,11 @@ class CursorPage:
 
     @property
     def output_schema(self) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "properties": {self.items: {"type": "array", "items": self.item}},
-            "required": [self.items],
-        }
+        cursor = {"next_cursor": _or_null("string"), "has_more": {"type": "boolean"}}
+        return _page_schema({**cursor, self.items: _array(self.item)}, self.items)
 
-    def shape(self, body: Any, arguments: Arguments) -> Output:
-        return Output(_page(body, self.items))
+    def shape(self, body: Any, arguments: Arguments) -> dict[str, Any]:
+        return _page(body, self.items)
 
     def keep(self, data: dict[str, Any], rows: list[dict[str, Any]], arguments: Arguments) -> dict[str, Any]:
         """The page with only `rows`, its leading ones; `next_cursor` is then the id of the last row kept."""
@@ -238,6 +238,20 @@ class CursorPage:
             "has_more": True,
             "_truncated": _left_out(left_out, how),
         }
+
+
+def _page_schema(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    """A page: PostHog's fields, `_truncated` when rows were left out, and any field PostHog adds."""
+    return {
+        "type": "object",
+        "properties": {**properties, "_truncated": TRUNCATED},
+        "required": list(required),
+        "additionalProperties": True,
+    }
+
+
+def _array(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
 
 
 def _left_out(omitted: int, how: str) -> dict[str, Any]:
@@ -265,30 +279,25 @@ class Deleted:
             "required": ["deleted", "id"],
         }
 
-    def shape(self, body: Any, arguments: Arguments) -> Output:
-        return Output({"deleted": True, "id": arguments.model_dump(mode="json")["id"]})
+    def shape(self, body: Any, arguments: Arguments) -> dict[str, Any]:
+        return {"deleted": True, "id": arguments.model_dump(mode="json")["id"]}
 
 
 @dataclass(frozen=True)
 class Lookup:
-    """`{"reference": … | null}`; no match is an answer, not an error, and the note says so plainly."""
+    """`{"reference": … | null}`; no match is an answer, not an error, and its `note` says so plainly."""
 
     noun: str
-    item: dict[str, Any]
 
     @property
     def output_schema(self) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "properties": {"reference": {"anyOf": [self.item, {"type": "null"}]}},
-            "required": ["reference"],
-        }
+        return {**fields(reference=_or_null("object"), note=STRING), "required": ["reference"]}
 
-    def shape(self, body: Any, arguments: Arguments) -> Output:
+    def shape(self, body: Any, arguments: Arguments) -> dict[str, Any]:
         found = _object(body)
         if "reference" not in found:
             raise UnexpectedShape("expected an object with a reference")
         if found["reference"] is not None:
-            return Output(found)
+            return found
         asked = ", ".join(f"{k}={v!r}" for k, v in arguments.model_dump(mode="json", exclude_none=True).items())
-        return Output(found, note=f"No {self.noun} matches {asked}.")
+        return {**found, "note": f"No {self.noun} matches {asked}."}

@@ -11,25 +11,23 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from tools.arguments import Limit, OrganizationArguments, Skip
-from tools.results import Deleted, Lookup, OffsetPage, Record
+from tools.results import STRING, Deleted, Lookup, OffsetPage, Record, fields
 from tools.spec import ToolSpec
 
 PATH = "/api/organizations/{organization_id}/role_external_references/"
 
-REFERENCE = {"type": "object", "properties": {"id": {"type": "string"}}}
-
-PROVIDER = "External system, e.g. github, slack."
-PROVIDER_ORGANIZATION_ID = "Organization there, e.g. a GitHub org or Slack workspace id."
-PROVIDER_ROLE_ID = "Role id there, e.g. a GitHub team id or Slack channel id."
-PROVIDER_ROLE_SLUG = "Role slug there, e.g. frontend-team."
+PROVIDER = "The external system, e.g. github, slack."
+PROVIDER_ORGANIZATION_ID = "e.g. a GitHub org or Slack workspace id."
+PROVIDER_ROLE_ID = "e.g. a GitHub team id or Slack channel id."
+PROVIDER_ROLE_SLUG = "e.g. frontend-team."
 
 
 class ListArguments(OrganizationArguments):
     limit: Limit = None
     offset: Skip = None
-    provider: str | None = Field(None, min_length=1, description="Only this provider.")
-    provider_organization_id: str | None = Field(None, min_length=1, description="Only this external organization.")
-    role_id: UUID | None = Field(None, description="Only this PostHog role.")
+    provider: str | None = Field(None, min_length=1)
+    provider_organization_id: str | None = Field(None, min_length=1)
+    role_id: UUID | None = None
 
 
 class CreateArguments(OrganizationArguments):
@@ -39,19 +37,19 @@ class CreateArguments(OrganizationArguments):
     provider_organization_id: str = Field(min_length=1, max_length=255, description=PROVIDER_ORGANIZATION_ID)
     provider_role_id: str = Field(min_length=1, max_length=255, description=PROVIDER_ROLE_ID)
     provider_role_slug: str | None = Field(None, max_length=255, description=PROVIDER_ROLE_SLUG)
-    provider_role_name: str = Field(min_length=1, max_length=255, description="Role name there.")
-    role: UUID = Field(description="PostHog role (UUID) of this organization to map it to.")
+    provider_role_name: str = Field(min_length=1, max_length=255, description="e.g. Frontend Team.")
+    role: UUID = Field(description="The PostHog role to map it to.")
 
 
 class ItemArguments(OrganizationArguments):
-    id: UUID = Field(description="Reference id (UUID), from the list or lookup tool.")
+    id: UUID
 
 
 class LookupArguments(OrganizationArguments):
     provider: str = Field(min_length=1, description=PROVIDER)
     provider_organization_id: str = Field(min_length=1, description=PROVIDER_ORGANIZATION_ID)
-    provider_role_id: str | None = Field(None, min_length=1, description=PROVIDER_ROLE_ID + " Or the slug.")
-    provider_role_slug: str | None = Field(None, min_length=1, description=PROVIDER_ROLE_SLUG + " Or the id.")
+    provider_role_id: str | None = Field(None, min_length=1, description=PROVIDER_ROLE_ID)
+    provider_role_slug: str | None = Field(None, min_length=1, description=PROVIDER_ROLE_SLUG)
 
     @model_validator(mode="after")
     def _role_named(self) -> Self:
@@ -66,20 +64,18 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         toolset="role-external-references",
         title="List role external references",
         description="List role external references: mappings from an external role (a GitHub team, a Slack channel) "
-        "to a PostHog role. Rows are shortened (created_by as {id, email}, empty fields left out). "
-        "Needs organization:read.",
+        "to a PostHog role.",
         method="GET",
         path=PATH,
         scope="organization:read",
         arguments=ListArguments,
-        result=OffsetPage(item=REFERENCE),
+        result=OffsetPage(item=fields(id=STRING)),
     ),
     ToolSpec(
         name="role-external-references-create",
         toolset="role-external-references",
         title="Create a role external reference",
-        description="Map an external role to a PostHog role, e.g. provider=github, provider_organization_id=posthog, "
-        "provider_role_id=12345. A duplicate is refused. Returns the reference. Needs organization:write (admin).",
+        description="Map an external role to a PostHog role; a duplicate is refused. Returns the reference.",
         method="POST",
         path=PATH,
         scope="organization:write",
@@ -90,8 +86,7 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         name="role-external-references-delete",
         toolset="role-external-references",
         title="Delete a role external reference",
-        description="Delete a role external reference: the external role stops mapping to its PostHog role. "
-        "Needs organization:write (admin).",
+        description="Delete a role external reference: the external role stops mapping to its PostHog role.",
         loss="The external role stops mapping to its PostHog role.",
         method="DELETE",
         path=PATH + "{id}/",
@@ -104,11 +99,11 @@ SPECS: tuple[ToolSpec[Any], ...] = (
         toolset="role-external-references",
         title="Look up a role external reference",
         description="Find the reference of one external role, by provider_role_id or provider_role_slug, ignoring "
-        "case; reference is null when none matches. Needs organization:read.",
+        "case; reference is null when none matches.",
         method="GET",
         path=PATH + "lookup/",
         scope="organization:read",
         arguments=LookupArguments,
-        result=Lookup(noun="role external reference", item=REFERENCE),
+        result=Lookup(noun="role external reference"),
     ),
 )

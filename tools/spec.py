@@ -62,6 +62,8 @@ class ToolSpec(Generic[ArgsT]):
     toolset: str
     """The group an operator enables by name (--toolsets)."""
     title: str
+    """For people: the question a destructive tool asks before it runs. Not in tools/list, where the name says as
+    much and every byte is the model's context."""
     description: str
     method: Method
     path: str
