@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 
 import anyio
-from mcp.server.lowlevel.server import NotificationOptions
-from mcp.server.stdio import stdio_server
 
-from server.app import build_server
 from server.config import Settings
 from server.logs import configure_logging
 from server.options import Options, parse_options
+from server.stdio import serve
 
 logger = logging.getLogger("server")
-
-
-async def serve(settings: Settings, options: Options) -> None:
-    server = build_server(settings, options)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options(NotificationOptions(tools_changed=True)))
 
 
 def main() -> None:
@@ -38,8 +29,11 @@ def main() -> None:
     if options.transport == "http":
         serve_http(settings, options)
         return
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve, settings, options)
+    try:
+        status = anyio.run(serve, settings, options)
+    except KeyboardInterrupt:  # Ctrl-C in the moment before `serve` watches for it
+        status = 130
+    sys.exit(status)
 
 
 def serve_http(settings: Settings, options: Options) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 
 from tests.fake_posthog import FULL_KEY, FakePostHog, running
 
@@ -93,3 +95,20 @@ async def test_a_corrected_capture_host_is_reported_once_on_stderr() -> None:
     assert [message["id"] for message in messages] == [1]
     assert stderr.count("capture host") == 1
     assert "using https://eu.posthog.com" in stderr
+
+
+async def test_the_console_script_offers_to_tell_of_tool_list_changes_in_both_eras(
+    fake: FakePostHog, mode: str
+) -> None:
+    """2025-11-25 clients by notification, 2026-07-28 clients on a subscriptions/listen stream: both read
+    `tools.listChanged` to know that the list may change (when PostHog answers for the key late)."""
+    async with running(fake) as url:
+        server = StdioServerParameters(
+            command=str(SCRIPT), env={"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url}
+        )
+        async with Client(server, mode=mode) as client:
+            tools = client.server_capabilities.tools
+            listed = await client.list_tools()
+    assert tools is not None
+    assert tools.list_changed is True
+    assert len(listed.tools) == 13
