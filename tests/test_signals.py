@@ -1,4 +1,5 @@
-"""Stopping the installed server over stdio with real signals, stdin still open, idle or with a call in flight."""
+"""Stopping the installed server with real signals: over stdio, stdin still open, idle or with a call in flight; and in
+remote mode, which leaves signals to uvicorn."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from starlette.types import Message, Receive, Scope, Send
 
-from tests.fake_posthog import FULL_KEY, FakePostHog, Recorded, serving
+from tests.fake_posthog import FULL_KEY, FakePostHog, Recorded, free_port, serving, until_healthy
 from tests.test_stdio import INITIALIZE, SCRIPT, drain
 from tests.test_stdio import request as jsonrpc
 
@@ -103,3 +104,22 @@ async def test_a_signal_ends_the_stdio_server_at_once_cancelling_calls_and_writi
     if in_flight:
         assert gone == {"type": "http.disconnect"}
     assert [(r.method, r.path) for r in fake.requests] == [KEY_RECORD, LIST] if in_flight else [KEY_RECORD]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_the_http_server_still_ends_on_a_signal_as_uvicorn_makes_it(stop: signal.Signals) -> None:
+    """Remote mode leaves signals to uvicorn, which stops gracefully: 0 after SIGINT, the signal itself after
+    SIGTERM."""
+    port = free_port()
+    command = [str(SCRIPT), "--transport", "http", "--port", str(port)]
+    process = await anyio.open_process(command, env={"PATH": os.environ["PATH"]}, stderr=subprocess.PIPE)
+    stderr: list[bytes] = []
+    async with process, anyio.create_task_group() as tasks:
+        assert process.stderr is not None
+        tasks.start_soon(drain, process.stderr, stderr)
+        await until_healthy(f"http://127.0.0.1:{port}")
+        process.send_signal(stop)
+        with anyio.fail_after(5):
+            status = await process.wait()
+    assert status == {signal.SIGINT: 0, signal.SIGTERM: -signal.SIGTERM}[stop]
+    assert b"Traceback" not in b"".join(stderr)
