@@ -72,10 +72,11 @@ def build_server(
     of keys (see `Keys`): for stdio by default; `build_http_app` gives its own, which its gate reads too. `state` is
     one the stdio entry point opened before importing the SDK (see `open_state`); otherwise the server opens its own.
 
-    Over stdio, 2026-07-28 clients may listen for tool list changes (subscriptions/listen), and the SDK then
-    advertises `tools.listChanged` to them. Over HTTP nothing is offered to listen to: every request is its own
-    connection (stateless), its first tools/list already waits for what PostHog says of its key, and a listen stream
-    held open by one caller has no later change of that key's list to hear of within the minute a key is remembered.
+    Over stdio, 2026-07-28 clients may listen for tool list changes (subscriptions/listen), which makes the SDK
+    advertise `tools.listChanged` to them. Over HTTP there is nothing to listen to, so that era sees
+    `listChanged: false` there: each request is served on its own (stateless), the first tools/list of a key waits
+    for PostHog's answer about it, and one process serves many keys (in several workers), so a change to one key's
+    list is news to whoever next lists tools with that key, not to the listeners of any other.
     """
     keys = keys or Keys(stdio=caller_of is None)
     options = options or Options()

@@ -37,9 +37,9 @@ async def serve(settings: Settings, options: Options) -> int:
     """Serve MCP over stdin and stdout until stdin ends (exit status 0), or until SIGINT or SIGTERM.
 
     A signal cancels the calls in flight (their requests to PostHog are abandoned) and ends the process with
-    128 + the signal's number, 130 for SIGINT and 143 for SIGTERM: what a shell reports for a program a signal
-    ended, and what hosts read as "stopped on request". Nothing more is written to stdout, and a message cut short
-    is never left there: the SDK's writer finishes the line it is writing.
+    128 + the signal's number, 130 for SIGINT and 143 for SIGTERM, as a shell reports a program that a signal ended
+    (the process ends by exiting, after its clean-up, rather than by the signal itself). Nothing more is written to
+    stdout, and no message is cut short there: the SDK's writer finishes the line it is writing.
 
     Before the SDK is imported (~0.6 s), the event loop runs: the key's record is asked for at once (`open_state`)
     and PostHog's answer arrives while a worker thread imports the SDK, so the first tools/list need not wait for it.
@@ -82,10 +82,10 @@ async def load_sdk() -> None:
 
 
 class Stop:
-    """The first SIGINT or SIGTERM cancels serving and gives it GRACE seconds; later ones change nothing.
+    """SIGINT and SIGTERM alike: the first cancels serving and gives it GRACE seconds; later ones change nothing.
 
-    Without this, asyncio's own SIGINT handler cancelled the main task, which then waited for the SDK's stdin reader:
-    an anyio worker thread blocked in a read that no cancellation stops, until the client wrote again or closed stdin.
+    Left to Python, SIGTERM ended the process wherever it was (in the middle of a line on stdout, say), and a second
+    SIGINT raised KeyboardInterrupt into the shutdown the first one started.
     """
 
     def __init__(self) -> None:
@@ -103,6 +103,8 @@ class Stop:
                         deadline = threading.Timer(GRACE, os._exit, [128 + number])
                         deadline.daemon = True
                         deadline.start()
+        except NotImplementedError:  # Windows: asyncio watches no signals there, and Ctrl-C stays KeyboardInterrupt
+            return
         finally:
             if self.signal is not None:  # the receiver has given the signals back to Python's handlers: ignore them
                 for number in STOPS:
@@ -112,9 +114,12 @@ class Stop:
 class Lines:
     """stdin's lines, read by a daemon thread that the process leaves behind when it ends.
 
-    The SDK reads stdin in an anyio worker thread, which the process waits for. Here the thread reads with os.read,
-    which holds no lock that the interpreter's shutdown could wait on, and hands each line over with a callback on
-    the event loop, never a coroutine that the loop's end would leave unfinished. At most BACKLOG lines wait unread.
+    Why Ctrl-C did not stop the server: the SDK reads stdin in an anyio worker thread, blocked in a read that no
+    cancellation stops. asyncio's SIGINT handler cancelled the main task, which then waited for that read to return,
+    until the client wrote again or closed stdin; a second Ctrl-C's KeyboardInterrupt left the loop waiting on it as
+    it closed. Here the thread reads with os.read, which holds no lock that the interpreter's shutdown could wait
+    on, and hands each line over with a callback on the event loop, never a coroutine that the loop's end would leave
+    unfinished. At most BACKLOG lines wait unread.
     """
 
     def __init__(self, fd: int) -> None:

@@ -3,6 +3,7 @@ remote mode, which leaves signals to uvicorn."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 
 import anyio
 import pytest
+from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from starlette.types import Message, Receive, Scope, Send
 
@@ -88,8 +90,7 @@ async def test_a_signal_ends_the_stdio_server_at_once_cancelling_calls_and_writi
             signalled = time.perf_counter()
             for number in stops:
                 process.send_signal(number)
-            with anyio.fail_after(5):
-                status = await process.wait()
+            status = await ended(process)
             request.node.user_properties.append(("seconds_to_exit", round(time.perf_counter() - signalled, 3)))
             with anyio.fail_after(5):
                 rest = bytes(stdout.buffer) + b"".join([chunk async for chunk in process.stdout])
@@ -107,6 +108,61 @@ async def test_a_signal_ends_the_stdio_server_at_once_cancelling_calls_and_writi
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_signal_ends_the_stdio_server_even_when_its_client_stopped_reading_stdout(
+    fake: FakePostHog, stop: signal.Signals
+) -> None:
+    """The pipe to the client is full, so the SDK's writer is stuck in a write that nothing cancels: the stop stops
+    waiting for it after its grace, with the same exit status."""
+    reading, writing = os.pipe()
+    fill(writing)
+    held = Held(fake)
+    try:
+        async with serving(held) as url:
+            process = await anyio.open_process(
+                [str(SCRIPT)],
+                env={"PATH": os.environ["PATH"], "POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url},
+                stdin=subprocess.PIPE,
+                stdout=writing,
+                stderr=subprocess.DEVNULL,
+            )
+            os.close(writing)
+            async with process:
+                assert process.stdin is not None
+                with anyio.fail_after(30):  # the answer to initialize is stuck when the call after it reaches PostHog
+                    await process.stdin.send(jsonrpc(1, "initialize", INITIALIZE))
+                    await process.stdin.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+                    await process.stdin.send(jsonrpc(2, "tools/call", {"name": "integrations-list", "arguments": {}}))
+                    await held.arrived.wait()
+                process.send_signal(stop)
+                status = await ended(process)
+                held.release.set()
+                await process.stdin.aclose()
+    finally:
+        os.close(reading)
+    assert status == STATUS[stop]
+
+
+async def ended(process: Process, seconds: float = 5) -> int:
+    """The process's exit status once it ends; killed if it outlives `seconds`, and the test fails."""
+    try:
+        with anyio.fail_after(seconds):
+            return await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+
+
+def fill(pipe: int) -> None:
+    """Write to the pipe until it holds no more."""
+    os.set_blocking(pipe, False)
+    for size in (4096, 1):
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(pipe, b"x" * size)
+    os.set_blocking(pipe, True)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_the_http_server_still_ends_on_a_signal_as_uvicorn_makes_it(stop: signal.Signals) -> None:
     """Remote mode leaves signals to uvicorn, which stops gracefully: 0 after SIGINT, the signal itself after
     SIGTERM."""
@@ -119,7 +175,6 @@ async def test_the_http_server_still_ends_on_a_signal_as_uvicorn_makes_it(stop: 
         tasks.start_soon(drain, process.stderr, stderr)
         await until_healthy(f"http://127.0.0.1:{port}")
         process.send_signal(stop)
-        with anyio.fail_after(5):
-            status = await process.wait()
+        status = await ended(process)
     assert status == {signal.SIGINT: 0, signal.SIGTERM: -signal.SIGTERM}[stop]
     assert b"Traceback" not in b"".join(stderr)
