@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import anyio
@@ -89,14 +89,15 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
-        if state is not None:  # opened, and closed, by the stdio entry point
-            state.listeners = listeners
-            yield state
-            return
-        stateless = caller_of is not None
-        async with open_state(settings, options, keys, retry or RetryPolicy(), transport, stateless=stateless) as made:
-            made.listeners = listeners
-            yield made
+        policy, stateless = retry or RetryPolicy(), caller_of is not None
+        opening = (
+            nullcontext(state)  # opened, and closed, by the stdio entry point
+            if state is not None
+            else open_state(settings, options, keys, policy, transport, stateless=stateless)
+        )
+        async with opening as opened:
+            opened.listeners = listeners
+            yield opened
 
     async def list_tools(
         ctx: ServerRequestContext[State], params: types.PaginatedRequestParams | None

@@ -31,15 +31,18 @@ STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class Held:
-    """The fake PostHog holding every integrations-list request, and what PostHog sees of it afterwards."""
+    """The fake PostHog noting the key's record asked for, holding every integrations-list request, and telling what
+    PostHog sees of the client afterwards."""
 
     def __init__(self, fake: FakePostHog) -> None:
         self.fake = fake
-        self.arrived, self.release = anyio.Event(), anyio.Event()
+        self.asked, self.arrived, self.release = anyio.Event(), anyio.Event(), anyio.Event()
         self.receives: list[Receive] = []
         fake.intercept = self.hold
 
     async def hold(self, recorded: Recorded) -> None:
+        if (recorded.method, recorded.path) == KEY_RECORD:
+            self.asked.set()
         if (recorded.method, recorded.path) == LIST:
             self.arrived.set()
             await self.release.wait()
@@ -84,6 +87,7 @@ async def test_a_signal_ends_the_stdio_server_at_once_cancelling_calls_and_writi
                 await process.stdin.send(jsonrpc(1, "initialize", INITIALIZE))
                 answered = json.loads(await stdout.receive_until(b"\n", 1 << 20))
                 await process.stdin.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+                await held.asked.wait()  # at start-up, without a tools/list
                 if in_flight:
                     await process.stdin.send(jsonrpc(2, "tools/call", {"name": "integrations-list", "arguments": {}}))
                     await held.arrived.wait()
@@ -104,7 +108,7 @@ async def test_a_signal_ends_the_stdio_server_at_once_cancelling_calls_and_writi
     assert len(b"".join(stderr).splitlines()) <= 1
     if in_flight:
         assert gone == {"type": "http.disconnect"}
-    assert [(r.method, r.path) for r in fake.requests] == [KEY_RECORD, LIST] if in_flight else [KEY_RECORD]
+    assert [(r.method, r.path) for r in fake.requests] == ([KEY_RECORD, LIST] if in_flight else [KEY_RECORD])
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
