@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 NAMES = ("ours", "floor", "fastmcp")
+SCOPED = "ours_scoped"
+"""Ours with the scope check on and the key's record answered late: a cold-start row of its own, not a column."""
 
 
 def ratio(top: float, bottom: float) -> float | None:
@@ -18,7 +20,7 @@ def times(value: float | None) -> str:
 def render(results: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     servers: dict[str, dict[str, Any]] = results["servers"]
     names = [name for name in NAMES if name in servers]
-    ours, floor, peer = servers["ours"], servers["floor"], servers.get("fastmcp")
+    ours, floor, peer, scoped = servers["ours"], servers["floor"], servers.get("fastmcp"), servers[SCOPED]
     settings = results["settings"]
 
     def row(label: str, value: Any) -> str:
@@ -50,6 +52,13 @@ def render(results: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         row("peak RSS - floor's (MB)", lambda s: f"{s['peak_rss_mb'] - floor['peak_rss_mb']:+.1f}"),
     ]
     raw, rates = results["raw_ms"], results["remote"]
+    late = scoped["cold_start_s"]["median"]
+    lines += [
+        "",
+        f"Ours with the scope check on (the default), PostHog answering the key's record "
+        f"{scoped['key_record_delay_s']} s late: cold start median {late:.3f} s, "
+        f"{times(ratio(late, floor['cold_start_s']['median']))} the floor's.",
+    ]
     lines += [
         "",
         f"Remote mode (`uvicorn --factory server.http:create_app`), {settings['concurrent']} concurrent clients over "
@@ -63,7 +72,7 @@ def render(results: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         "tools/call request and its parsed result; Client.call_tool also validates structuredContent against the "
         "tool's output schema in the client (ours and FastMCP declare one, the floor none).",
     ]
-    return "\n".join(lines), targets(ours, floor, peer)
+    return "\n".join(lines), targets(ours, floor, peer, scoped)
 
 
 def target(name: str, value: float | None, limit: float, unit: str) -> dict[str, Any]:
@@ -71,12 +80,20 @@ def target(name: str, value: float | None, limit: float, unit: str) -> dict[str,
     return {"target": name, "value": shown, "pass": None if value is None else value <= limit}
 
 
-def targets(ours: dict[str, Any], floor: dict[str, Any], peer: dict[str, Any] | None) -> list[dict[str, Any]]:
+def targets(
+    ours: dict[str, Any], floor: dict[str, Any], peer: dict[str, Any] | None, scoped: dict[str, Any]
+) -> list[dict[str, Any]]:
     checks = [
         target(
             "cold start ≤ 1.10x floor",
             ratio(ours["cold_start_s"]["median"], floor["cold_start_s"]["median"]),
             1.10,
+            "x",
+        ),
+        target(
+            f"cold start, scope check on, key record {scoped['key_record_delay_s']} s late ≤ 1.05x floor",
+            ratio(scoped["cold_start_s"]["median"], floor["cold_start_s"]["median"]),
+            1.05,
             "x",
         ),
         target("per-call overhead ≤ 1.5x floor's", ratio(ours["overhead_ms"], floor["overhead_ms"]), 1.5, "x"),

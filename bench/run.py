@@ -29,6 +29,7 @@ from mcp.client.stdio import StdioServerParameters
 from bench import peer_venv, remote
 from bench.report import render
 from bench.seed import seed_33_rows
+from server.access import KEY_RECORD
 from tests.fake_posthog import FULL_KEY, PROJECT_ID, SLACK_INTEGRATION_ID, FakePostHog, Recorded, running
 
 BENCH = Path(__file__).parent
@@ -37,6 +38,9 @@ CALL_TIMEOUT = 60.0
 WARM_UP_CALLS = 3
 CONCURRENT_ROUNDS = 3
 LIST_PATH = f"/api/projects/{PROJECT_ID}/integrations/"
+RECORD_DELAY = 0.3
+"""Seconds the fake holds the key's record during cold starts: PostHog answering it late."""
+SCOPED = "ours_scoped"
 T = TypeVar("T")
 Action = Callable[[], Awaitable[object]]
 
@@ -78,7 +82,7 @@ class Session:
 
 
 def contenders(url: str, peer: Path | None) -> list[Contender]:
-    env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url}
+    env = _env(url)
     listing = {"project_id": PROJECT_ID}
     one = {"project_id": PROJECT_ID, "id": SLACK_INTEGRATION_ID}
     # --no-scope-check: our start-up then sends no request (the key-record read), like the other two.
@@ -101,6 +105,17 @@ def contenders(url: str, peer: Path | None) -> list[Contender]:
         peer_one = peer_listing | {"id": SLACK_INTEGRATION_ID}
         found.append(Contender("fastmcp", fastmcp, "integrations_list", peer_listing, "integrations_get", peer_one))
     return found
+
+
+def _env(url: str) -> dict[str, str]:
+    return {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url}
+
+
+def scoped(url: str) -> Contender:
+    """Ours as installed, scope check on (the default): its start-up reads the key's record, which PostHog answers
+    RECORD_DELAY late during cold starts. Only cold starts: its calls are ours'."""
+    params = StdioServerParameters(command=str(OURS), args=[], env=_env(url))
+    return Contender(SCOPED, params, "integrations-list", {}, "integrations-get", {})
 
 
 def connect(server: Contender) -> Client:
@@ -154,12 +169,20 @@ async def cold_start(server: Contender) -> float:
     return elapsed
 
 
-async def measure_cold_starts(servers: list[Contender], starts: int) -> None:
-    for server in servers:  # warm-up: page cache, .pyc files
-        await cold_start(server)
-    for round_ in range(starts):
-        for server in rotated(servers, round_):
-            server.cold_starts.append(await cold_start(server))
+async def measure_cold_starts(fake: FakePostHog, servers: list[Contender], starts: int) -> None:
+    async def late_key_record(request: Recorded) -> None:
+        if request.path == KEY_RECORD:
+            await anyio.sleep(RECORD_DELAY)
+
+    fake.intercept = late_key_record
+    try:
+        for server in servers:  # warm-up: page cache, .pyc files
+            await cold_start(server)
+        for round_ in range(starts):
+            for server in rotated(servers, round_):
+                server.cold_starts.append(await cold_start(server))
+    finally:
+        fake.intercept = None
 
 
 async def measure_calls(raw: httpx.AsyncClient, sessions: list[Session], calls: int) -> list[float]:
@@ -237,8 +260,9 @@ async def measure(args: argparse.Namespace, peer: Path | None) -> dict[str, Any]
         AsyncExitStack() as stack,
     ):
         servers = contenders(url, peer)
+        late = scoped(url)
         print(f"bench: cold starts ({args.starts} each, after one warm-up)", file=sys.stderr)
-        await measure_cold_starts(servers, args.starts)
+        await measure_cold_starts(fake, [*servers, late], args.starts)
 
         sessions = []
         for server in servers:
@@ -259,10 +283,12 @@ async def measure(args: argparse.Namespace, peer: Path | None) -> dict[str, Any]
             workers: await remote.calls_per_second(url, workers, args.concurrent, args.remote_calls)
             for workers in (1, 2)
         }
-    return summarize(args, servers, raw_calls) | {"remote": remote.summary(rates)}
+    return summarize(args, servers, late, raw_calls) | {"remote": remote.summary(rates)}
 
 
-def summarize(args: argparse.Namespace, servers: list[Contender], raw_calls: list[float]) -> dict[str, Any]:
+def summarize(
+    args: argparse.Namespace, servers: list[Contender], late: Contender, raw_calls: list[float]
+) -> dict[str, Any]:
     def ms(samples: list[float]) -> dict[str, float]:
         return {"median": statistics.median(samples) * 1000, "p95": percentile(samples, 0.95) * 1000}
 
@@ -278,6 +304,11 @@ def summarize(args: argparse.Namespace, servers: list[Contender], raw_calls: lis
             "concurrent_wall_s": {"median": statistics.median(server.concurrent), "samples": server.concurrent},
             **server.numbers,
         }
+    summary[late.name] = {
+        "command": " ".join([late.params.command, *late.params.args]),
+        "cold_start_s": {"median": statistics.median(late.cold_starts), "samples": late.cold_starts},
+        "key_record_delay_s": RECORD_DELAY,
+    }
     settings = {"calls": args.calls, "starts": args.starts, "concurrent": args.concurrent, "delay_s": args.delay}
     return {"settings": settings | {"concurrent_rounds": CONCURRENT_ROUNDS}, "raw_ms": raw, "servers": summary}
 

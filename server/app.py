@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import anyio
 import httpx
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
 
 from server import __version__
@@ -20,9 +20,8 @@ from server.calls import error, execute, prepare
 from server.config import Settings
 from server.confirm import confirm
 from server.options import Options
-from server.posthog import PostHog
 from server.retries import RetryPolicy
-from server.state import Keys, State
+from server.state import Keys, State, open_state
 from tools import BY_NAME, TOOLS, ToolSpec
 
 logger = logging.getLogger(__name__)
@@ -68,32 +67,40 @@ def build_server(
     retry: RetryPolicy | None = None,
     caller_of: CallerOf | None = None,
     keys: Keys | None = None,
+    state: State | None = None,
 ) -> Server[State]:
     """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends.
 
     Without `caller_of`, every request acts for the process's own key (stdio). `keys` is what the process remembers
-    of keys (see `Keys`): for stdio by default; `build_http_app` gives its own, which its gate reads too.
+    of keys (see `Keys`): for stdio by default; `build_http_app` gives its own, which its gate reads too. `state` is
+    one the stdio entry point opened before importing the SDK (see `open_state`); otherwise the server opens its own.
+
+    Over stdio, 2026-07-28 clients may listen for tool list changes (subscriptions/listen), which makes the SDK
+    advertise `tools.listChanged` to them. Over HTTP there is nothing to listen to, so that era sees
+    `listChanged: false` there: each request is served on its own (stateless), the first tools/list of a key waits
+    for PostHog's answer about it, and one process serves many keys (in several workers), so a change to one key's
+    list is news to whoever next lists tools with that key, not to the listeners of any other.
     """
     keys = keys or Keys(stdio=caller_of is None)
     options = options or Options()
     tools = {spec.name: mcp_tool(spec) for spec in TOOLS}
     process = process_caller(settings)
+    listeners = InMemorySubscriptionBus() if caller_of is None else None
 
     def caller(ctx: ServerRequestContext[State]) -> Caller:
         return caller_of(ctx) if caller_of is not None else process
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
-        posthog = PostHog(settings, retry or RetryPolicy(), transport)
-        try:
-            async with anyio.create_task_group() as background:
-                state = State(settings, options, posthog, background, anyio.current_time(), keys, caller_of is not None)
-                if caller_of is None:
-                    background.start_soon(state.learn, process, math.inf)
-                yield state
-                background.cancel_scope.cancel()
-        finally:
-            await posthog.aclose()
+        policy, stateless = retry or RetryPolicy(), caller_of is not None
+        opening = (
+            nullcontext(state)  # opened, and closed, by the stdio entry point
+            if state is not None
+            else open_state(settings, options, keys, policy, transport, stateless=stateless)
+        )
+        async with opening as opened:
+            opened.listeners = listeners
+            yield opened
 
     async def list_tools(
         ctx: ServerRequestContext[State], params: types.PaginatedRequestParams | None
@@ -134,4 +141,5 @@ def build_server(
         lifespan=lifespan,
         on_list_tools=list_tools,
         on_call_tool=call,
+        on_subscriptions_listen=ListenHandler(listeners) if listeners is not None else None,
     )

@@ -2,44 +2,49 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
+import gc
 import sys
+from typing import TYPE_CHECKING
 
-import anyio
-from mcp.server.lowlevel.server import NotificationOptions
-from mcp.server.stdio import stdio_server
-
-from server.app import build_server
-from server.config import Settings
-from server.logs import configure_logging
-from server.options import Options, parse_options
-
-logger = logging.getLogger("server")
-
-
-async def serve(settings: Settings, options: Options) -> None:
-    server = build_server(settings, options)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options(NotificationOptions(tools_changed=True)))
+if TYPE_CHECKING:
+    from server.config import Settings
+    from server.options import Options
 
 
 def main() -> None:
+    """Start-up runs with the cyclic garbage collector off, so it is turned off before anything else is imported:
+    stdio's `serve` turns it back on once the SDK is imported (see `server.stdio.load_sdk`), the other commands at
+    once."""
+    gc.disable()
+    import logging
+    import os
+
+    import anyio
+
+    from server.config import Settings
+    from server.logs import configure_logging
+    from server.options import parse_options
+    from server.stdio import serve
+
     options = parse_options(sys.argv[1:])
     settings = Settings.from_env()
     configure_logging(os.environ.get("POSTHOG_MCP_LOG_LEVEL", ""), settings.api_key)
     for message in settings.notices + settings.problems:
-        logger.warning(message)
+        logging.getLogger("server").warning(message)
     if options.command == "doctor":
+        gc.enable()
         from server.doctor import doctor  # only this command needs it: serving starts without the import
 
         sys.exit(anyio.run(doctor, settings, options))
     if options.transport == "http":
+        gc.enable()
         serve_http(settings, options)
         return
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve, settings, options)
+    try:
+        status = anyio.run(serve, settings, options)
+    except KeyboardInterrupt:  # Ctrl-C in the moment before `serve` watches for it
+        status = 130
+    sys.exit(status)
 
 
 def serve_http(settings: Settings, options: Options) -> None:

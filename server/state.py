@@ -9,23 +9,29 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-from mcp.server.session import ServerSession
+import httpx
 from pydantic import SecretStr
 
 from server.access import KEY_RECORD, KeyAccess, refusal
-from server.caller import Caller
+from server.caller import Caller, process_caller
 from server.config import Settings
 from server.errors import ApiError, AuthenticationFailed, PermissionDenied, PostHogError
 from server.options import Options
 from server.posthog import PostHog
+from server.retries import RetryPolicy
 from tools import TOOLS, ToolSpec
 from tools.request import ApiRequest
+
+if TYPE_CHECKING:  # importing mcp takes ~0.6 s: stdio asks PostHog for the key's record before it is imported
+    from mcp.server.session import ServerSession
+    from mcp.server.subscriptions import SubscriptionBus
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +97,10 @@ class State:
     asking: dict[str, anyio.Event] = field(default_factory=dict)
     """Keys (by hash) whose record PostHog is being asked for."""
     lister: ServerSession | None = None
-    """Over stdio, the session of the latest tools/list (the SDK makes one per request): through it the client is
-    told whenever what PostHog says of the key changes the list. None until the client lists tools."""
+    """Over stdio, the session of the latest tools/list (the SDK makes one per request): through it a 2025-11-25
+    client is told whenever what PostHog says of the key changes the list. None until the client lists tools."""
+    listeners: SubscriptionBus | None = None
+    """Over stdio, where 2026-07-28 clients that listen for tool list changes (subscriptions/listen) hear of them."""
 
     def access(self, caller: Caller) -> KeyAccess | None:
         """What the caller's key may do, if PostHog said so; None (unknown) offers every tool allowed."""
@@ -155,12 +163,47 @@ class State:
         return [spec.name for spec in TOOLS if refusal(spec, self.options, access) is None]
 
     async def _tell(self) -> None:
+        """Tell the client that the tool list changed, in each era's way: 2026-07-28 clients on their listen streams,
+        a 2025-11-25 client by a notification on its session."""
+        if self.listeners is not None:
+            from mcp.server.subscriptions import ToolsListChanged  # imported already: `listeners` comes with the SDK
+
+            await self.listeners.publish(ToolsListChanged())
         if self.lister is None:
             return
         try:
             await self.lister.send_tool_list_changed()
         except Exception:  # a client that went away, or an era without a back-channel
             logger.debug("could not send notifications/tools/list_changed", exc_info=True)
+
+
+@asynccontextmanager
+async def open_state(
+    settings: Settings,
+    options: Options,
+    keys: Keys,
+    retry: RetryPolicy,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    stateless: bool,
+) -> AsyncIterator[State]:
+    """What a server's calls share, from start to end: PostHog's client and the task group where a question to
+    PostHog can outlive its request, closed together.
+
+    Not stateless (stdio): the process's key is asked about at once, and tools/list waits for the answer until
+    SCOPE_WAIT after this opens. The stdio entry point opens it before it imports the SDK, so the answer is on its way
+    while the SDK loads.
+    """
+    posthog = PostHog(settings, retry, transport)
+    try:
+        async with anyio.create_task_group() as background:
+            state = State(settings, options, posthog, background, anyio.current_time(), keys, stateless)
+            if not stateless:
+                background.start_soon(state.learn, process_caller(settings), math.inf)
+            yield state
+            background.cancel_scope.cancel()
+    finally:
+        await posthog.aclose()
 
 
 def digest(key: SecretStr) -> str:

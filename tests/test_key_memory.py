@@ -7,7 +7,7 @@ minute without waiting one.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -16,9 +16,11 @@ import httpx
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.subscriptions import ToolsListChanged
 from pydantic import SecretStr
 from starlette.responses import Response
 
+import server.app
 from server.app import build_server
 from server.config import Settings
 from server.http import Newcomers, build_http_app
@@ -85,6 +87,35 @@ class ListChanged:
 
 
 # Over stdio: learned once, for the life of the process
+
+
+async def test_over_stdio_a_late_answer_that_shrinks_the_list_is_heard_in_both_eras(
+    fake: FakePostHog, mode: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostHog answers for the key after tools/list stopped waiting: 13 tools are listed, then 7. A 2026-07-28 client
+    hears of it on its subscriptions/listen stream, a 2025-11-25 client by notifications/tools/list_changed."""
+    monkeypatch.setattr(server.app, "SCOPE_WAIT", 0.05)
+    release, changed = anyio.Event(), ListChanged()
+
+    async def late_record(request: Recorded) -> None:
+        if (request.method, request.path) == KEY_RECORD:
+            await release.wait()
+
+    fake.intercept = late_record
+    async with (
+        over_stdio(fake, READ_ONLY_KEY, clock, mode, message_handler=changed) as client,
+        AsyncExitStack() as stack,
+    ):
+        if mode == "auto":
+            changes = await stack.enter_async_context(client.listen(tools_list_changed=True))
+        assert await listed(client) == EVERY_TOOL
+        release.set()
+        with anyio.fail_after(10):
+            await changed.event.wait()
+            if mode == "auto":
+                assert await anext(changes) == ToolsListChanged()
+        assert await listed(client) == READS
+    assert sent(fake) == [KEY_RECORD]
 
 
 @pytest.mark.parametrize("elapsed", [61.0, 3_600.0, 30 * 86_400.0])

@@ -12,8 +12,11 @@ from typing import Any
 import anyio
 import anyio.abc
 from anyio.streams.buffered import BufferedByteReceiveStream
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 
-from tests.fake_posthog import FULL_KEY, FakePostHog, running
+from tests.fake_posthog import FULL_KEY, READ_ONLY_KEY, FakePostHog, running
+from tools import TOOLS
 
 SCRIPT = Path(sys.executable).with_name("posthog-integrations-mcp")
 INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}
@@ -93,3 +96,20 @@ async def test_a_corrected_capture_host_is_reported_once_on_stderr() -> None:
     assert [message["id"] for message in messages] == [1]
     assert stderr.count("capture host") == 1
     assert "using https://eu.posthog.com" in stderr
+
+
+async def test_the_console_script_lists_what_the_key_may_use_and_offers_list_changes_in_both_eras(
+    fake: FakePostHog, mode: str
+) -> None:
+    """The key's record, asked for while the SDK loads, is in before the first tools/list. Both eras are told that
+    the list may change (`tools.listChanged`): 2025-11-25 clients by notification, 2026-07-28 clients on a
+    subscriptions/listen stream."""
+    async with running(fake) as url:
+        env = {"POSTHOG_PERSONAL_API_KEY": READ_ONLY_KEY, "POSTHOG_HOST": url}
+        async with Client(StdioServerParameters(command=str(SCRIPT), env=env), mode=mode) as client:
+            tools = client.server_capabilities.tools
+            listed = [tool.name for tool in (await client.list_tools()).tools]
+    assert tools is not None
+    assert tools.list_changed is True
+    assert listed == [spec.name for spec in TOOLS if spec.method == "GET"]
+    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/api/personal_api_keys/@current/")]
