@@ -20,16 +20,19 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from pydantic import SecretStr
 
 from server.config import Settings
-from server.http import RemoteModeRefused, build_http_app
+from server.http import Newcomers, RemoteModeRefused, build_http_app
 from server.options import Options
 from tests.conftest import FakeClock, connected
 from tests.fake_posthog import (
     FULL_KEY,
     INVALID_KEY,
     ORG_ID,
+    OTHER_ORG_ID,
     OTHER_PROJECT_ID,
+    PROJECT_ID,
     READ_ONLY_KEY,
     ROLE_ID,
     TWILIO_INTEGRATION_ID,
@@ -47,17 +50,21 @@ INITIALIZE = {
     "method": "initialize",
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
 }
+LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 READS = 7
 
 
 @asynccontextmanager
 async def remote(
-    fake: FakePostHog, options: Options | None = None, env: dict[str, str] | None = None
+    fake: FakePostHog, options: Options | None = None, env: dict[str, str] | None = None, clock: FakeClock | None = None
 ) -> AsyncIterator[str]:
-    """The remote server in uvicorn; yields its base URL. The process has no key of its own unless `env` gives one."""
+    """The remote server in uvicorn; yields its base URL. The process has no key of its own unless `env` gives one;
+    the server's memory of keys and addresses ages on `clock`."""
     settings = Settings.from_env(env or {})
-    app = build_http_app(settings, options or Options(), httpx.ASGITransport(app=fake.app), FakeClock().policy())
+    clock = clock or FakeClock()
+    transport = httpx.ASGITransport(app=fake.app)
+    app = build_http_app(settings, options or Options(), transport, clock.policy(), clock.now)
     async with serving(app) as url:
         yield url
 
@@ -77,30 +84,61 @@ async def caller(url: str, key: str | None, **headers: str) -> AsyncIterator[Cli
         yield client
 
 
+NO_KEY = "Send your PostHog personal API key as Authorization: Bearer phx_…"
+
+
+def not_personal(what: str) -> tuple[str, str]:
+    """The challenge and message for a project token or secret key sent as the key."""
+    return (
+        f'Bearer error="invalid_token", error_description="{what} is not a personal API key"',
+        f"This is {what}, not a PostHog personal API key (phx_…): send Authorization: Bearer phx_…",
+    )
+
+
+UNUSABLE: list[tuple[str | bytes, str, str]] = [
+    ("Basic dXNlcjpwYXNz", "Bearer", NO_KEY),
+    ("Bearer", "Bearer", NO_KEY),
+    ("phx_no_scheme_0123456789", "Bearer", NO_KEY),
+    ("Bearer phc_project_token_123", *not_personal("a project token (phc_)")),
+    ("Bearer phs_project_secret_123", *not_personal("a project secret key (phs_)")),
+    ("bearer phc_", *not_personal("a project token (phc_)")),
+    ("Bearer phx_caf\u00e9".encode(), "Bearer", NO_KEY),
+    (b"Bearer phx_caf\xe9", "Bearer", NO_KEY),
+    ("Bearer phx_two words", "Bearer", NO_KEY),
+]
+
+
 @pytest.mark.parametrize(
-    ("authorization", "challenge"),
-    [
-        (None, "Bearer"),
-        ("Basic dXNlcjpwYXNz", "Bearer"),
-        ("Bearer", "Bearer"),
-        ("Bearer phc_project_token_123", 'Bearer error="invalid_token"'),
-        ("Bearer phs_project_secret_123", 'Bearer error="invalid_token"'),
-        ("Bearer phx_caf\u00e9".encode(), "Bearer"),
-        (b"Bearer phx_caf\xe9", "Bearer"),
-        ("Bearer phx_two words", "Bearer"),
-    ],
+    ("single_user", "authorization", "challenge", "message"),
+    [(False, None, "Bearer", NO_KEY), *[(single_user, *row) for single_user in (False, True) for row in UNUSABLE]],
 )
 async def test_no_usable_key_is_401_before_anything_else(
-    fake: FakePostHog, authorization: str | bytes | None, challenge: str
+    fake: FakePostHog, single_user: bool, authorization: str | bytes | None, challenge: str, message: str
 ) -> None:
-    """The process's own key changes nothing: on a shared server only the request's key counts."""
-    async with remote(fake, env={"POSTHOG_PERSONAL_API_KEY": FULL_KEY}) as url, httpx.AsyncClient() as http:
+    """The process's own key changes nothing: on a shared server only the request's key counts, and a single-user
+    one lends its key only to a request that sends no Authorization at all (a bad one is a mistake to report)."""
+    env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY}
+    async with remote(fake, Options(single_user=single_user), env) as url, httpx.AsyncClient() as http:
         headers = raw(*ACCEPT.items(), *([("Authorization", authorization)] if authorization else []))
         answer = await http.post(f"{url}/mcp", json=CALL, headers=headers)
     assert answer.status_code == 401
-    assert answer.headers["WWW-Authenticate"].startswith(challenge)
-    assert "phx_" in answer.json()["message"]
+    assert answer.headers["WWW-Authenticate"] == challenge
+    assert answer.json() == {"error": "unauthorized", "message": message}
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [f"Bearer {FULL_KEY}", f"Bearer  {FULL_KEY}", f"bearer {FULL_KEY}", f"BEARER {FULL_KEY}", f"Bearer   {FULL_KEY}"],
+)
+async def test_a_bearer_key_is_read_whatever_its_spacing_and_the_schemes_letter_case(
+    fake: FakePostHog, authorization: str
+) -> None:
+    async with remote(fake) as url, httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/mcp", json=LIST, headers={**ACCEPT, "Authorization": authorization})
+    assert answer.status_code == 200
+    assert len(answer.json()["result"]["tools"]) == 13
+    assert [request.authorization for request in fake.requests] == [f"Bearer {FULL_KEY}"]
 
 
 async def test_health_and_preflight_need_no_key(fake: FakePostHog) -> None:
@@ -384,24 +422,30 @@ async def test_a_header_sent_twice_is_400_before_mcp(
     assert fake.requests == []
 
 
+NOT_A_PROJECT = "is not a project id: send its number in ASCII digits (12345), or leave the header out."
+NOT_AN_ORGANIZATION = "is not an organization id (a UUID)."
+NEITHER = "is neither yes nor no: send 1 or 0, or leave it out."
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("X-PostHog-Project-Id", b"\xb2", "X-PostHog-Project-Id '²' is not a project id: send its number in ASCII"),
-        ("X-PostHog-Project-Id", "²".encode(), "X-PostHog-Project-Id '²' is not a project id: send its number in"),
-        ("X-PostHog-Project-Id", "\uff11\uff12".encode(), "X-PostHog-Project-Id '\uff11\uff12' is not a project id"),
-        ("X-PostHog-Project-Id", "٣".encode(), "X-PostHog-Project-Id '٣' is not a project id"),
-        ("X-PostHog-Project-Id", b"0", "X-PostHog-Project-Id '0' is not a project id"),
-        ("X-PostHog-Project-Id", b"-3", "X-PostHog-Project-Id '-3' is not a project id"),
-        ("X-PostHog-Project-Id", b"1.5", "X-PostHog-Project-Id '1.5' is not a project id"),
-        ("X-PostHog-Project-Id", b"acme", "X-PostHog-Project-Id 'acme' is not a project id"),
-        ("X-PostHog-Organization-Id", b"acme", "X-PostHog-Organization-Id 'acme' is not an organization id (a UUID)"),
+        ("X-PostHog-Project-Id", b"\xb2", f"X-PostHog-Project-Id '²' {NOT_A_PROJECT}"),
+        ("X-PostHog-Project-Id", "²".encode(), f"X-PostHog-Project-Id '²' {NOT_A_PROJECT}"),
+        ("X-PostHog-Project-Id", "\uff11\uff12".encode(), f"X-PostHog-Project-Id '\uff11\uff12' {NOT_A_PROJECT}"),
+        ("X-PostHog-Project-Id", "٣".encode(), f"X-PostHog-Project-Id '٣' {NOT_A_PROJECT}"),
+        ("X-PostHog-Project-Id", b"0", f"X-PostHog-Project-Id '0' {NOT_A_PROJECT}"),
+        ("X-PostHog-Project-Id", b"-3", f"X-PostHog-Project-Id '-3' {NOT_A_PROJECT}"),
+        ("X-PostHog-Project-Id", b"1.5", f"X-PostHog-Project-Id '1.5' {NOT_A_PROJECT}"),
+        ("X-PostHog-Project-Id", b"acme", f"X-PostHog-Project-Id 'acme' {NOT_A_PROJECT}"),
+        ("X-PostHog-Organization-Id", b"acme", f"X-PostHog-Organization-Id 'acme' {NOT_AN_ORGANIZATION}"),
         (
             "X-PostHog-Organization-Id",
             "\uff10189c2a4-8e5b-7c3d-9f00-1234567890ab".encode(),
-            "X-PostHog-Organization-Id '\uff10189c2a4-8e5b-7c3d-9f00-1234567890ab' is not an organization id (a UUID)",
+            f"X-PostHog-Organization-Id '\uff10189c2a4-8e5b-7c3d-9f00-1234567890ab' {NOT_AN_ORGANIZATION}",
         ),
-        ("X-PostHog-Read-Only", b"maybe", "X-PostHog-Read-Only 'maybe' is neither yes nor no: send 1 or 0"),
+        ("X-PostHog-Read-Only", b"maybe", f"X-PostHog-Read-Only 'maybe' {NEITHER}"),
+        ("X-PostHog-Read-Only", b"2", f"X-PostHog-Read-Only '2' {NEITHER}"),
     ],
 )
 async def test_a_header_this_server_cannot_read_is_400_before_mcp(
@@ -411,8 +455,7 @@ async def test_a_header_this_server_cannot_read_is_400_before_mcp(
     async with remote(fake, Options(scope_check=False)) as url, httpx.AsyncClient() as http:
         answer = await http.post(f"{url}/mcp", json=CALL, headers=headers)
     assert answer.status_code == 400
-    assert answer.json()["error"] == "bad_request"
-    assert answer.json()["message"].startswith(expected)
+    assert answer.json() == {"error": "bad_request", "message": expected}
     assert fake.requests == []
 
 
@@ -421,6 +464,7 @@ async def test_a_header_this_server_cannot_read_is_400_before_mcp(
     [
         ("2", f"/api/projects/{OTHER_PROJECT_ID}/integrations/"),
         ("02", f"/api/projects/{OTHER_PROJECT_ID}/integrations/"),
+        ("1", f"/api/projects/{PROJECT_ID}/integrations/"),
         ("", "/api/projects/@current/integrations/"),
     ],
 )
@@ -492,3 +536,201 @@ async def test_a_browser_client_reads_the_405_of_an_allowed_origin(fake: FakePos
             answer = await http.get(f"{url}/mcp", headers=headers)
     assert (answer.status_code, answer.headers.get("Allow")) == (405, "POST")
     assert answer.headers["access-control-allow-origin"] == origin
+
+
+@pytest.mark.parametrize(
+    ("value", "tools"),
+    [
+        *[(word, READS) for word in ("1", "true", "yes", "on", "TRUE", "Yes", "oN")],
+        *[(word, 13) for word in ("0", "false", "no", "off", "FALSE", "No")],
+    ],
+)
+async def test_the_read_only_header_takes_the_words_the_options_take_in_any_letter_case(
+    fake: FakePostHog, value: str, tools: int
+) -> None:
+    headers = {**ACCEPT, "Authorization": f"Bearer {FULL_KEY}", "X-PostHog-Read-Only": value}
+    async with remote(fake, Options(scope_check=False)) as url, httpx.AsyncClient() as http:
+        answer = await http.post(f"{url}/mcp", json=LIST, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["result"]["tools"]) == tools
+
+
+ROLES = "role-external-references-list"
+
+
+def roles_of(organization: str) -> str:
+    return f"/api/organizations/{organization}/role_external_references/"
+
+
+@pytest.mark.parametrize(
+    ("single_user", "env", "bearer", "headers", "tool", "path"),
+    [
+        (False, {"POSTHOG_PROJECT_ID": "2"}, FULL_KEY, {}, "integrations-list", "/api/projects/@current/integrations/"),
+        (True, {"POSTHOG_PROJECT_ID": "2"}, FULL_KEY, {}, "integrations-list", "/api/projects/2/integrations/"),
+        (True, {"POSTHOG_PROJECT_ID": "2"}, None, {}, "integrations-list", "/api/projects/2/integrations/"),
+        (
+            True,
+            {"POSTHOG_PROJECT_ID": "2"},
+            FULL_KEY,
+            {"X-PostHog-Project-Id": "1"},
+            "integrations-list",
+            "/api/projects/1/integrations/",
+        ),
+        (False, {"POSTHOG_ORGANIZATION_ID": ORG_ID}, FULL_KEY, {}, ROLES, roles_of("@current")),
+        (True, {"POSTHOG_ORGANIZATION_ID": ORG_ID}, FULL_KEY, {}, ROLES, roles_of(ORG_ID)),
+        (True, {"POSTHOG_ORGANIZATION_ID": ORG_ID}, None, {}, ROLES, roles_of(ORG_ID)),
+        (False, {}, FULL_KEY, {"X-PostHog-Organization-Id": ORG_ID}, ROLES, roles_of(ORG_ID)),
+        (True, {}, None, {"X-PostHog-Organization-Id": ORG_ID}, ROLES, roles_of(ORG_ID)),
+        (
+            True,
+            {"POSTHOG_ORGANIZATION_ID": OTHER_ORG_ID},
+            FULL_KEY,
+            {"X-PostHog-Organization-Id": ORG_ID},
+            ROLES,
+            roles_of(ORG_ID),
+        ),
+    ],
+)
+async def test_a_requests_default_project_and_organization_come_from_its_headers_then_a_single_users_process(
+    fake: FakePostHog,
+    single_user: bool,
+    env: dict[str, str],
+    bearer: str | None,
+    headers: dict[str, str],
+    tool: str,
+    path: str,
+) -> None:
+    """A shared server lends a request nothing of the process's; a single-user one its defaults, key or no key."""
+    options = Options(scope_check=False, single_user=single_user)
+    async with (
+        remote(fake, options, {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, **env}) as url,
+        caller(url, bearer, **headers) as client,
+    ):
+        result = await client.call_tool(tool, {})
+    assert result.is_error is False, result.content
+    assert [(request.path, request.authorization) for request in fake.requests] == [(path, f"Bearer {FULL_KEY}")]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({}, None),
+        ({"POSTHOG_PERSONAL_API_KEY": PROJECT_TOKEN}, None),
+        (
+            {"POSTHOG_MCP_TIMEOUT": "forever"},
+            "POSTHOG_MCP_TIMEOUT 'forever' is not a number of seconds between 0 and 600.",
+        ),
+        ({"POSTHOG_PROJECT_ID": "acme"}, "POSTHOG_PROJECT_ID"),
+    ],
+)
+async def test_a_shared_server_refuses_calls_for_its_settings_problems_but_not_for_its_own_keys(
+    fake: FakePostHog, env: dict[str, str], problem: str | None
+) -> None:
+    """Over HTTP each request brings its key: the process's missing or wrong key is no problem, a bad setting is."""
+    async with remote(fake, Options(scope_check=False), env) as url, caller(url, FULL_KEY) as client:
+        result = await client.call_tool("integrations-list", {})
+    if problem is None:
+        assert result.is_error is False
+        assert len(fake.requests) == 1
+        return
+    text = result.content[0].model_dump()["text"]
+    assert result.is_error is True
+    assert text.startswith(f"This server is not set up to reach PostHog, so nothing was sent: {problem}")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("host", "page"),
+    [
+        ("", "https://us.posthog.com/settings/user-api-keys"),
+        ("eu", "https://eu.posthog.com/settings/user-api-keys"),
+        ("https://posthog.example.com/", "https://posthog.example.com/settings/user-api-keys"),
+    ],
+)
+async def test_a_key_posthog_rejected_is_401_with_the_keys_page_of_the_servers_posthog(
+    fake: FakePostHog, host: str, page: str
+) -> None:
+    async with remote(fake, env={"POSTHOG_HOST": host}) as url, httpx.AsyncClient() as http:
+        headers = {**ACCEPT, "Authorization": f"Bearer {INVALID_KEY}"}
+        first = await http.post(f"{url}/mcp", json=LIST, headers=headers)
+        with anyio.fail_after(10):
+            await anyio.wait_all_tasks_blocked()
+        refused = await http.post(f"{url}/mcp", json=CALL, headers=headers)
+    assert first.status_code == 200
+    assert refused.status_code == 401
+    assert (
+        refused.headers["WWW-Authenticate"]
+        == 'Bearer error="invalid_token", error_description="PostHog rejected this key"'
+    )
+    assert refused.json() == {
+        "error": "unauthorized",
+        "message": "PostHog rejected this API key (401) less than a minute ago: it is wrong or revoked, or it belongs "
+        f"to the other region. Check it at {page}.",
+    }
+    assert [request.path for request in fake.requests] == ["/api/personal_api_keys/@current/"]
+
+
+def junk(number: int) -> str:
+    """A well-formed personal API key that PostHog never issued."""
+    return f"phx_junk_{number:040d}"
+
+
+async def post_from(url: str, source: str, key: str) -> httpx.Response:
+    """tools/list with `key`, from the loopback address `source`."""
+    headers = {**ACCEPT, "Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=source)) as http:
+        return await http.post(f"{url}/mcp", json=LIST, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("first", "other", "last", "retry_after"),
+    [
+        (0.0, None, 1.0, 59),
+        (30.0, None, 40.0, 50),
+        (30.0, None, 89.0, 1),
+        (0.0, None, 59.5, 1),
+        (0.0, None, 59.999, 1),
+        (0.0, None, 60.0, None),
+        (30.0, 60.0, 61.0, 29),
+        (30.0, 60.0, 89.5, 1),
+        (30.0, 60.0, 90.0, None),
+        (0.0, 30.0, 60.0, None),
+    ],
+)
+async def test_an_address_past_10_new_keys_a_minute_is_429_until_the_oldest_is_a_minute_old(
+    fake: FakePostHog, clock: FakeClock, first: float, other: float | None, last: float, retry_after: int | None
+) -> None:
+    """Ten new keys at `first`, another address's at `other` (which sweeps what the server remembers), the 11th at
+    `last`: held back, with Retry-After in whole seconds (at least 1), until the first ten are a minute old."""
+    async with remote(fake, Options(scope_check=False), clock=clock) as url:
+        clock.time = first
+        for number in range(10):
+            assert (await post_from(url, "127.0.0.1", junk(number))).status_code == 200
+        if other is not None:
+            clock.time = other
+            assert (await post_from(url, "127.0.0.2", junk(100))).status_code == 200
+        clock.time = last
+        answer = await post_from(url, "127.0.0.1", junk(10))
+        again = await post_from(url, "127.0.0.1", junk(0))
+    assert again.status_code == 200
+    if retry_after is None:
+        assert answer.status_code == 200
+        return
+    assert answer.status_code == 429
+    assert answer.headers["Retry-After"] == str(retry_after)
+    assert answer.json() == {
+        "error": "too_many_keys",
+        "message": "This address presented 10 API keys new to this server in the last minute, each of which costs "
+        f"PostHog a request: try again in {retry_after} s.",
+    }
+    assert fake.requests == []
+
+
+def test_the_count_of_new_keys_sweeps_idle_addresses_once_a_minute_not_on_every_request(clock: FakeClock) -> None:
+    """Sweeping walks every address: once a minute bounds the memory without making each request pay for it."""
+    newcomers = Newcomers(clock.now)
+    steps = [(30.0, "a", ["a"]), (60.0, "b", ["a", "b"]), (100.0, "c", ["a", "b", "c"]), (120.0, "d", ["c", "d"])]
+    for at, address, remembered in steps:
+        clock.time = at
+        assert newcomers.wait(address, SecretStr(junk(0))) is None
+        assert list(newcomers.seen) == remembered
