@@ -23,7 +23,7 @@ from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
 from server.config import Settings
-from server.http import Newcomers, RemoteModeRefused, build_http_app
+from server.http import Newcomers, RemoteModeRefused, build_http_app, create_app
 from server.options import Options
 from tests.conftest import FakeClock, connected
 from tests.fake_posthog import (
@@ -734,3 +734,67 @@ def test_the_count_of_new_keys_sweeps_idle_addresses_once_a_minute_not_on_every_
         clock.time = at
         assert newcomers.wait(address, SecretStr(junk(0))) is None
         assert list(newcomers.seen) == remembered
+
+
+ODD_KEY = "phx_k3y"
+"""A process key too short for the log formatter's pattern of keys: only the key itself, given it, hides it."""
+
+
+@pytest.mark.parametrize(
+    ("env", "tools", "level", "said"),
+    [
+        ({}, 13, logging.WARNING, []),
+        ({"POSTHOG_MCP_READ_ONLY": "1", "POSTHOG_MCP_LOG_LEVEL": "debug"}, READS, logging.DEBUG, []),
+        ({"POSTHOG_MCP_TOOLS": "integrations-get", "POSTHOG_MCP_LOG_LEVEL": " Error "}, 1, logging.ERROR, []),
+        (
+            {"POSTHOG_MCP_LOG_LEVEL": "loud"},
+            13,
+            logging.WARNING,
+            ["WARNING server: POSTHOG_MCP_LOG_LEVEL 'loud' is not a log level; using WARNING."],
+        ),
+    ],
+)
+async def test_the_uvicorn_factory_reads_its_settings_options_and_log_level_from_the_environment(
+    fake: FakePostHog,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    tools: int,
+    level: int,
+    said: list[str],
+) -> None:
+    """`uvicorn --factory server.http:create_app` has no command line of ours: the environment is its configuration.
+    Its logs go to stderr (pytest's handlers are set aside, as uvicorn's process has none), never with the key."""
+    for name in [name for name in os.environ if name.startswith("POSTHOG_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(logging.root, "handlers", [])
+    chatty = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    root = logging.root.level
+    try:
+        async with running(fake) as posthog:
+            for name, value in {
+                "POSTHOG_HOST": posthog,
+                "POSTHOG_PERSONAL_API_KEY": ODD_KEY,
+                "POSTHOG_MCP_SCOPE_CHECK": "0",
+                **env,
+            }.items():
+                monkeypatch.setenv(name, value)
+            app = create_app()
+            logging.getLogger("server.test").error("the process key is %s", ODD_KEY)
+            effective = logging.getLogger("server").getEffectiveLevel()
+            async with serving(app) as url, caller(url, FULL_KEY) as client:
+                listed = (await client.list_tools()).tools
+                result = await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})
+    finally:
+        logging.root.setLevel(root)
+        for name, was in chatty.items():
+            logging.getLogger(name).setLevel(was)
+    ours = [line.split(" ", 2)[2] for line in capsys.readouterr().err.splitlines()]
+    lines = [line for line in ours if line.split(" ")[1] in ("server:", "server.test:")]
+    assert lines == [*said, "ERROR server.test: the process key is [redacted]"]
+    assert effective == level
+    assert len(listed) == tools
+    assert result.is_error is False
+    assert [(request.path, request.authorization) for request in fake.requests] == [
+        (f"/api/projects/@current/integrations/{TWILIO_INTEGRATION_ID}/", f"Bearer {FULL_KEY}")
+    ]
