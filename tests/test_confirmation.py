@@ -142,31 +142,68 @@ async def test_reads_and_creates_are_never_confirmed(fake: FakePostHog, mode: st
     assert user.asked == []
 
 
-async def test_a_failure_to_ask_deletes_nothing(fake: FakePostHog) -> None:
+@pytest.mark.parametrize("failure", ["the dialog crashed", "no window to ask in"])
+async def test_a_failure_to_ask_deletes_nothing_and_is_logged(
+    fake: FakePostHog, caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
     async def broken(context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ErrorData:
-        return types.ErrorData(code=types.INTERNAL_ERROR, message="the dialog crashed")
+        return types.ErrorData(code=types.INTERNAL_ERROR, message=failure)
 
     async with connected(fake, mode="legacy", options=ASK, elicitation_callback=broken) as client:
         result = await client.call_tool("integrations-delete", {"id": TWILIO_INTEGRATION_ID})
     assert result.is_error is True
-    assert "asking the user to confirm failed (the dialog crashed)" in result.content[0].model_dump()["text"]
+    assert result.content[0].model_dump()["text"] == (
+        f"integrations-delete was not run: asking the user to confirm failed ({failure}). Nothing was deleted."
+    )
+    warnings = [r.getMessage() for r in caplog.records if r.name == "server.confirm" and r.levelname == "WARNING"]
+    assert warnings == [f"could not ask the user to confirm integrations-delete: {failure}"]
     assert methods(fake) == [("GET", INTEGRATION)]
 
 
-async def test_a_yes_given_for_one_call_does_not_delete_another(fake: FakePostHog) -> None:
-    """2026-07-28: the answer travels with the retried call, so it is bound to that call's arguments."""
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+async def test_the_read_that_names_what_is_deleted_is_retried_like_any_read(
+    fake: FakePostHog, mode: str, status: int
+) -> None:
+    user = User(fake)
+    fake.fail_next(status, json={"detail": "Try again."})
+    async with connected(fake, mode=mode, options=ASK, elicitation_callback=user) as client:
+        result = await client.call_tool("integrations-delete", {"id": TWILIO_INTEGRATION_ID})
+    assert result.is_error is False
+    assert len(user.asked) == 1
+    assert methods(fake) == [("GET", INTEGRATION), ("GET", INTEGRATION), ("DELETE", INTEGRATION)]
+
+
+@pytest.mark.parametrize(
+    ("asked_for", "answered_for", "deleted"),
+    [
+        ({"id": 104}, {"id": 104}, True),
+        ({"id": 104, "project_id": 1}, {"id": 104, "project_id": 1}, True),
+        ({"id": 104}, {"id": 105}, False),
+        ({"id": 105}, {"id": 104}, False),
+        ({"id": 104}, {"id": 104, "project_id": 1}, False),
+        ({"id": 104, "project_id": 1}, {"id": 104}, False),
+    ],
+)
+async def test_a_yes_counts_only_for_the_call_it_was_asked_for(
+    fake: FakePostHog, asked_for: dict[str, Any], answered_for: dict[str, Any], deleted: bool
+) -> None:
+    """2026-07-28: the answer travels with the retried call, so it is bound to that call's tool and arguments."""
     user = User(fake)
     async with connected(fake, mode="auto", options=ASK, elicitation_callback=user) as client:
-        asked = await client.session.call_tool("integrations-delete", {"id": 104}, allow_input_required=True)
+        asked = await client.session.call_tool("integrations-delete", asked_for, allow_input_required=True)
         assert isinstance(asked, types.InputRequiredResult)
-        assert fake.requests[-1].method == "GET"
         yes: types.InputResponses = {"confirm": types.ElicitResult(action="accept", content={"confirm": True})}
         other = await client.session.call_tool(
             "integrations-delete",
-            {"id": 105},
+            answered_for,
             input_responses=yes,
             request_state=asked.request_state,
             allow_input_required=True,
         )
-    assert isinstance(other, types.InputRequiredResult)
-    assert [request.method for request in fake.requests] == ["GET", "GET"]
+    if deleted:
+        assert isinstance(other, types.CallToolResult)
+        assert other.is_error is False
+        assert [request.method for request in fake.requests] == ["GET", "DELETE"]
+    else:
+        assert isinstance(other, types.InputRequiredResult)
+        assert [request.method for request in fake.requests] == ["GET", "GET"]
