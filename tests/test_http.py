@@ -162,12 +162,37 @@ async def test_no_cors_unless_configured(fake: FakePostHog) -> None:
     assert "access-control-allow-origin" not in preflight.headers
 
 
-async def test_a_foreign_host_header_is_refused(fake: FakePostHog) -> None:
-    async with remote(fake) as url, httpx.AsyncClient() as http:
-        headers = {**ACCEPT, "Authorization": f"Bearer {FULL_KEY}", "Host": "attacker.example"}
+ALLOWED = Options(allowed_hosts=("mcp.example.com",), allowed_origins=("https://app.example.com",))
+
+
+@pytest.mark.parametrize(
+    ("options", "host", "origin", "status"),
+    [
+        (ALLOWED, "mcp.example.com", None, 200),
+        (ALLOWED, "mcp.example.com", "https://app.example.com", 200),
+        (ALLOWED, "mcp.example.com", "https://attacker.example", 403),
+        (ALLOWED, "mcp.example.com", "http://127.0.0.1:8000", 403),
+        (ALLOWED, "attacker.example", None, 421),
+        (ALLOWED, "127.0.0.1:8000", None, 421),
+        (Options(), "127.0.0.1:8000", None, 200),
+        (Options(), "localhost:8000", "http://localhost:8000", 200),
+        (Options(), "127.0.0.1:8000", "http://127.0.0.1:3000", 200),
+        (Options(), "127.0.0.1:8000", "https://app.example.com", 403),
+        (Options(), "mcp.example.com", None, 421),
+    ],
+    ids=lambda value: "allowed" if value is ALLOWED else "default" if isinstance(value, Options) else str(value),
+)
+async def test_only_the_allowed_hosts_and_origins_reach_mcp(
+    fake: FakePostHog, options: Options, host: str, origin: str | None, status: int
+) -> None:
+    """--allowed-hosts and --allowed-origins replace the loopback defaults; whatever they leave out is refused before
+    PostHog is asked anything (DNS rebinding, a page of another site)."""
+    headers = {**ACCEPT, "Authorization": f"Bearer {FULL_KEY}", "Host": host, **({"Origin": origin} if origin else {})}
+    async with remote(fake, options) as url, httpx.AsyncClient() as http:
         answer = await http.post(f"{url}/mcp", json=INITIALIZE, headers=headers)
-    assert answer.status_code in (400, 403, 421)
-    assert fake.requests == []
+    assert answer.status_code == status
+    if status != 200:
+        assert fake.requests == []
 
 
 async def test_a_body_over_1_mib_is_refused(fake: FakePostHog) -> None:
