@@ -60,3 +60,19 @@ async def test_a_page_exactly_at_the_budget_keeps_its_last_row_and_one_character
     kept = (second.structured_content or {})["results"]
     assert [row["id"] for row in kept] == [row["id"] for row in rows][: len(rows) - lost]
     assert len(text(second)) == LIMIT + over if lost == 0 else len(text(second)) < LIMIT
+
+
+@pytest.mark.parametrize("pad", ["x", "é", "東"])
+@pytest.mark.parametrize(("over", "cut"), [(-1, False), (0, False), (1, True)])
+async def test_a_record_exactly_at_the_budget_comes_whole_and_one_character_over_is_shortened(
+    fake: FakePostHog, mode: str, pad: str, over: int, cut: bool
+) -> None:
+    async with connected(fake, {"POSTHOG_MCP_MAX_RESULT_TOKENS": str(BUDGET)}, mode) as client:
+        first = await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})
+        name = fake.integrations[TWILIO_INTEGRATION_ID].display_name + pad * (LIMIT - len(text(first)) + over)
+        fake.integrations[TWILIO_INTEGRATION_ID].display_name = name
+        second = await client.call_tool("integrations-get", {"id": TWILIO_INTEGRATION_ID})
+    record = second.structured_content or {}
+    assert ("_shortened" in record) is cut
+    assert (record["display_name"] == name) is not cut
+    assert len(text(second)) == LIMIT + over if not cut else len(text(second)) <= LIMIT
