@@ -13,11 +13,10 @@ import time
 import anyio
 import pytest
 from anyio.abc import Process
-from anyio.streams.buffered import BufferedByteReceiveStream
 from starlette.types import Message, Receive, Scope, Send
 
 from tests.fake_posthog import FULL_KEY, FakePostHog, Recorded, free_port, serving, until_healthy
-from tests.test_stdio import INITIALIZE, SCRIPT, drain
+from tests.test_stdio import INITIALIZE, SCRIPT, drain, spawned
 from tests.test_stdio import request as jsonrpc
 
 KEY_RECORD = ("GET", "/api/personal_api_keys/@current/")
@@ -69,38 +68,26 @@ async def test_a_signal_ends_the_stdio_server_at_once_cancelling_calls_and_writi
     the test's user properties (`seconds_to_exit`, in a JUnit report)."""
     held = Held(fake)
     async with serving(held) as url:
-        process = await anyio.open_process(
-            [str(SCRIPT)],
-            env={"PATH": os.environ["PATH"], "POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        stderr: list[bytes] = []
-        async with process, anyio.create_task_group() as tasks:
-            assert process.stdin is not None
-            assert process.stdout is not None
-            assert process.stderr is not None
-            tasks.start_soon(drain, process.stderr, stderr)
-            stdout = BufferedByteReceiveStream(process.stdout)
+        async with spawned({"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": url}) as server:
             with anyio.fail_after(30):
-                await process.stdin.send(jsonrpc(1, "initialize", INITIALIZE))
-                answered = json.loads(await stdout.receive_until(b"\n", 1 << 20))
-                await process.stdin.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+                await server.stdin.send(jsonrpc(1, "initialize", INITIALIZE))
+                answered = json.loads(await server.stdout.receive_until(b"\n", 1 << 20))
+                await server.stdin.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
                 await held.asked.wait()  # at start-up, without a tools/list
                 if in_flight:
-                    await process.stdin.send(jsonrpc(2, "tools/call", {"name": "integrations-list", "arguments": {}}))
+                    await server.stdin.send(jsonrpc(2, "tools/call", {"name": "integrations-list", "arguments": {}}))
                     await held.arrived.wait()
             signalled = time.perf_counter()
             for number in stops:
-                process.send_signal(number)
-            status = await ended(process)
+                server.process.send_signal(number)
+            status = await ended(server.process)
             request.node.user_properties.append(("seconds_to_exit", round(time.perf_counter() - signalled, 3)))
             with anyio.fail_after(5):
-                rest = bytes(stdout.buffer) + b"".join([chunk async for chunk in process.stdout])
+                rest = await server.rest()
                 gone = await held.client_went_away() if in_flight else None
             held.release.set()
-            await process.stdin.aclose()
+            await server.stdin.aclose()
+        stderr = server.stderr
     assert answered["id"] == 1
     assert status == STATUS[stops[0]]
     assert rest == b"", "stdout got more than the answer to initialize"

@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,24 @@ async def drain(stream: anyio.abc.ByteReceiveStream, into: list[bytes]) -> None:
         into.append(chunk)
 
 
-async def converse(env: dict[str, str], requests: list[bytes]) -> tuple[list[dict[str, Any]], str]:
-    """Send the requests, read stdout until every one is answered, close stdin; the server must exit 0."""
+@dataclass
+class Spawned:
+    """The installed script, started with pipes: its stdin, its stdout buffered by line, its stderr as it came."""
+
+    process: anyio.abc.Process
+    stdin: anyio.abc.ByteSendStream
+    stdout: BufferedByteReceiveStream
+    stderr: list[bytes]
+
+    async def rest(self) -> bytes:
+        """Whatever stdout holds beyond the lines read so far, up to its end."""
+        assert self.process.stdout is not None
+        return bytes(self.stdout.buffer) + b"".join([chunk async for chunk in self.process.stdout])
+
+
+@asynccontextmanager
+async def spawned(env: dict[str, str]) -> AsyncIterator[Spawned]:
+    """The installed script with `env` over PATH, stderr drained as it comes so a chatty server never blocks."""
     process = await anyio.open_process(
         [str(SCRIPT)],
         env={"PATH": os.environ["PATH"], **env},
@@ -41,25 +60,30 @@ async def converse(env: dict[str, str], requests: list[bytes]) -> tuple[list[dic
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    stderr: list[bytes] = []
-    lines: list[bytes] = []
     async with process, anyio.create_task_group() as tasks:
         assert process.stdin is not None
         assert process.stdout is not None
         assert process.stderr is not None
+        stderr: list[bytes] = []
         tasks.start_soon(drain, process.stderr, stderr)
+        yield Spawned(process, process.stdin, BufferedByteReceiveStream(process.stdout), stderr)
+
+
+async def converse(env: dict[str, str], requests: list[bytes]) -> tuple[list[dict[str, Any]], str]:
+    """Send the requests, read stdout until every one is answered, close stdin; the server must exit 0."""
+    lines: list[bytes] = []
+    async with spawned(env) as server:
         for line in requests:
-            await process.stdin.send(line)
-        stdout = BufferedByteReceiveStream(process.stdout)
+            await server.stdin.send(line)
         expected = sum(1 for line in requests if b'"id":' in line)
         with anyio.fail_after(30):
             while sum(1 for line in lines if b'"id":' in line) < expected:
-                lines.append(await stdout.receive_until(b"\n", 1 << 22))
-            await process.stdin.aclose()
-            assert await process.wait() == 0
-            rest = bytes(stdout.buffer) + b"".join([chunk async for chunk in process.stdout])
+                lines.append(await server.stdout.receive_until(b"\n", 1 << 22))
+            await server.stdin.aclose()
+            assert await server.process.wait() == 0
+            rest = await server.rest()
     assert rest == b"", "something other than answers reached stdout"
-    return [json.loads(line) for line in lines], b"".join(stderr).decode()
+    return [json.loads(line) for line in lines], b"".join(server.stderr).decode()
 
 
 async def test_console_script_writes_only_json_rpc_on_stdout(fake: FakePostHog) -> None:
