@@ -19,9 +19,11 @@ from server.caller import Caller, process_caller
 from server.calls import error, execute, prepare
 from server.config import Settings
 from server.confirm import confirm
+from server.credentials import Keys
 from server.options import Options
+from server.posthog import PostHog
 from server.retries import RetryPolicy
-from server.state import Keys, State, open_state
+from server.state import State, open_state
 from tools import BY_NAME, TOOLS, ToolSpec
 
 logger = logging.getLogger(__name__)
@@ -68,12 +70,14 @@ def build_server(
     caller_of: CallerOf | None = None,
     keys: Keys | None = None,
     state: State | None = None,
+    posthog: PostHog | None = None,
 ) -> Server[State]:
     """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends.
 
     Without `caller_of`, every request acts for the process's own key (stdio). `keys` is what the process remembers
-    of keys (see `Keys`): for stdio by default; `build_http_app` gives its own, which its gate reads too. `state` is
-    one the stdio entry point opened before importing the SDK (see `open_state`); otherwise the server opens its own.
+    of credentials (see `Keys`): for stdio by default; `build_http_app` gives its own, which its gate reads too.
+    `state` is one the stdio entry point opened before importing the SDK (see `open_state`); otherwise the server
+    opens its own, with `posthog` when given (`build_http_app` shares it with the gate in front of MCP).
 
     Over stdio, 2026-07-28 clients may listen for tool list changes (subscriptions/listen), which makes the SDK
     advertise `tools.listChanged` to them. Over HTTP there is nothing to listen to, so that era sees
@@ -92,11 +96,11 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
-        policy, stateless = retry or RetryPolicy(), caller_of is not None
+        client = posthog or PostHog(settings, retry or RetryPolicy(), transport)
         opening = (
             nullcontext(state)  # opened, and closed, by the stdio entry point
             if state is not None
-            else open_state(settings, options, keys, policy, transport, stateless=stateless)
+            else open_state(settings, options, keys, client, stateless=caller_of is not None)
         )
         async with opening as opened:
             opened.listeners = listeners

@@ -41,7 +41,11 @@ class Prepared:
 def prepare(
     spec: ToolSpec[Any], raw_arguments: Mapping[str, Any] | None, state: State, caller: Caller
 ) -> Prepared | types.CallToolResult:
-    """The request to send, or the error that explains why nothing will be sent."""
+    """The request to send, or the error that explains why nothing will be sent.
+
+    A credential limited to one project (or organization) acts there when neither the call nor the caller's
+    defaults name one; one that PostHog would refuse for the project or organization named is refused here.
+    """
     if caller.problems:
         return error("This server is not set up to reach PostHog, so nothing was sent: " + " ".join(caller.problems))
     try:
@@ -49,7 +53,12 @@ def prepare(
     except InvalidArguments as invalid:
         problems = "\n".join(f"- {problem}" for problem in invalid.problems)
         return error(f"Invalid arguments for {spec.name}; nothing was sent to PostHog:\n{problems}")
-    target = resolve_target(arguments, state.settings.host, caller.project_id, caller.organization_id)
+    access = state.access(caller)
+    project = caller.project_id or (access.project if access else None)
+    organization = caller.organization_id or (access.organization if access else None)
+    target = resolve_target(arguments, state.settings.host, project, organization)
+    if access is not None and (outside := access.outside(spec, target)):
+        return error(f"{outside} Nothing was sent to PostHog.")
     if spec.refuse is not None and (reason := spec.refuse(arguments, target)):
         return error(f"{reason} Nothing was sent to PostHog.")
     request = build_request(spec, arguments, target)

@@ -73,7 +73,7 @@ async def doctor(
             report.ok(f"the key's scopes ({scopes}) allow {len(offered)} of {len(TOOLS)} tools: {', '.join(offered)}")
         project = f"/api/projects/{settings.project_id or '@current'}/"
         await _resolve(http, report, project, "project", "POSTHOG_PROJECT_ID")
-        if access.project_scoped:
+        if access.projects:
             report.skip("organization not checked: the key is limited to projects, so organization tools are hidden")
         else:
             where = f"/api/organizations/{settings.organization_id or '@current'}/"

@@ -91,8 +91,12 @@ def _unsure(request: ApiRequest) -> str:
     return f" The {request.method} may or may not have taken effect." if request.method != "GET" else ""
 
 
-def error_for_status(response: httpx.Response, body: Any, not_json: bool, request: ApiRequest, host: str) -> ApiError:
-    """The error for a non-2xx answer, quoting PostHog's `detail` and `attr` (typed or bare shape)."""
+def error_for_status(
+    response: httpx.Response, body: Any, not_json: bool, request: ApiRequest, host: str, oauth: bool = False
+) -> ApiError:
+    """The error for a non-2xx answer, quoting PostHog's `detail` and `attr` (typed or bare shape). With `oauth`
+    the credential is an access token from signing in, which the user changes by signing in again, not on a page of
+    keys."""
     status = response.status_code
     detail = body.get("detail") if isinstance(body, dict) and isinstance(body.get("detail"), str) else None
     attr = body.get("attr") if isinstance(body, dict) and isinstance(body.get("attr"), str) else None
@@ -102,6 +106,12 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
     keys = KEYS_PAGE.format(host=host)
     if status == 400:
         return BadRequest(f"PostHog refused the request (400){said} Fix the arguments and call again.", status=status)
+    if status == 401 and oauth:
+        return AuthenticationFailed(
+            f"PostHog rejected the OAuth access token (401){said} It expired or was revoked: your MCP client signs "
+            "in to PostHog again on its next request (or reconnect the server), then call again.",
+            status=status,
+        )
     if status == 401:
         return AuthenticationFailed(
             f"PostHog rejected the API key (401){said} The key is wrong or revoked, or it belongs to the other "
@@ -112,7 +122,7 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
     if status == 403:
         found = _MISSING_SCOPE.search(detail) if detail else None
         scope = found[1] if found else None
-        return PermissionDenied(_forbidden(detail, scope, keys), missing_scope=scope)
+        return PermissionDenied(_forbidden(detail, scope, keys, oauth), missing_scope=scope)
     if status == 404:
         return NotFound(
             f"Not found (404): PostHog has nothing at {request.path}. Check the id, and that it belongs to that "
@@ -142,16 +152,26 @@ def error_for_status(response: httpx.Response, body: Any, not_json: bool, reques
     return ApiError(f"PostHog answered HTTP {status}{said}", status=status)
 
 
-def _forbidden(detail: str | None, scope: str | None, keys: str) -> str:
+def _forbidden(detail: str | None, scope: str | None, keys: str, oauth: bool) -> str:
     """PostHog's refusal and, where its words say why, what to do; the words are matched in any case (PostHog
     spells one refusal both "personal API key" and "Personal API Key")."""
     text = _sentence(detail or "permission denied")
+    if scope and oauth:
+        return (
+            f"The OAuth access token lacks the scope {scope} (403). Sign in to PostHog again, reconnecting this "
+            f"server in your MCP client, and grant {scope}; then call again."
+        )
     if scope:
         return (
             f"The API key lacks the scope {scope} (403). Add {scope} to the key at {keys} "
             "(or create a key that has it), then call again."
         )
     words = text.casefold()
+    if "scoped projects" in words and oauth:
+        return (
+            f"PostHog refused (403): {text} This sign-in is limited to specific projects; organization tools need "
+            "access to the organization: sign in to PostHog again and grant it."
+        )
     if "scoped projects" in words:
         return (
             f"PostHog refused (403): {text} This key is limited to specific projects; organization tools need a key "

@@ -1,7 +1,8 @@
 """Remote mode: MCP over streamable HTTP at /mcp, stateless, so any replica can answer any request.
 
-A PostHog key belongs to a request, not to the process: each request's `Authorization: Bearer phx_…` is the key
-its tool calls use, read from the request when a call needs it and kept nowhere else.
+A credential belongs to a request, not to the process: each request's `Authorization: Bearer …` (a personal API key
+`phx_…`, or an OAuth access token `pha_…` from signing in to PostHog, see `server.oauth`) is what its tool calls use,
+read from the request when a call needs it and kept nowhere else.
 """
 
 from __future__ import annotations
@@ -24,14 +25,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.access import is_access_token, offered_scopes
 from server.app import build_server
 from server.caller import Caller, process_caller
 from server.config import Settings, is_loopback
+from server.credentials import OUTAGE_WAIT, Keys, Tokens, Unavailable, digest
 from server.errors import KEYS_PAGE
 from server.logs import configure_logging
+from server.oauth import Resource
 from server.options import NO, YES, Options, parse_options
+from server.posthog import PostHog
 from server.retries import RetryPolicy
-from server.state import Keys, State, digest
+from server.state import State
+from tools import TOOLS
 from tools.digits import ascii_int, ascii_uuid
 
 logger = logging.getLogger(__name__)
@@ -93,7 +99,11 @@ def build_http_app(
         )
 
     keys = Keys(stdio=False, now=clock)
-    server = build_server(settings, options, transport, retry, caller_of, keys)
+    posthog = PostHog(settings, retry or RetryPolicy(), transport)
+    server = build_server(settings, options, caller_of=caller_of, keys=keys, posthog=posthog)
+    resource = Resource(
+        options.origin, options.authorization_server or settings.host, tuple(offered_scopes(TOOLS, options))
+    )
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=list(options.allowed_hosts or LOOPBACK_HOSTS),
@@ -106,18 +116,38 @@ def build_http_app(
         transport_security=security,
         max_request_body_size=MAX_BODY,
         host=options.host,
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
+        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"]), *resource.routes()],
     )
-    app.add_middleware(Gate, single_user=options.single_user, keys=keys, newcomers=Newcomers(clock), host=settings.host)
+    app.add_middleware(
+        Gate,
+        single_user=options.single_user,
+        keys=keys,
+        tokens=Tokens(posthog, keys),
+        newcomers=Newcomers(clock),
+        resource=resource,
+        host=settings.host,
+    )
     if options.allowed_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(options.allowed_origins),
+        app.add_middleware(McpCors, origins=options.allowed_origins)
+    return app
+
+
+class McpCors:
+    """CORS for /mcp from the operator's allowed origins. The OAuth metadata and sign-in redirects allow every
+    origin on their own (`Resource.routes`), so this must not answer their preflights."""
+
+    def __init__(self, app: ASGIApp, origins: tuple[str, ...]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=list(origins),
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=[*MCP_HEADERS, *POSTHOG_HEADERS],
-            expose_headers=["Mcp-Session-Id"],
+            expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
         )
-    return app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self.cors if scope["type"] == "http" and scope["path"] == "/mcp" else self.app)(scope, receive, send)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -256,15 +286,28 @@ class Newcomers:
 
 class Gate:
     """What /mcp answers before MCP sees a request: 405 for any method but POST, whoever asks (no key would make it
-    work), 400 for headers this server cannot read, 401 without a usable key or with one PostHog rejected lately,
-    429 for an address that presents too many new keys. Never logs a key.
+    work), 400 for headers this server cannot read, 401 without a usable credential or with one PostHog rejected
+    lately (each pointing to the OAuth metadata, so a client can sign the user in), 429 for an address that presents
+    too many new credentials, and 503 when PostHog cannot say whether an access token is valid. Never logs a
+    credential.
     """
 
-    def __init__(self, app: ASGIApp, single_user: bool, keys: Keys, newcomers: Newcomers, host: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        single_user: bool,
+        keys: Keys,
+        tokens: Tokens,
+        newcomers: Newcomers,
+        resource: Resource,
+        host: str,
+    ) -> None:
         self.app = app
         self.single_user = single_user
         self.keys = keys
+        self.tokens = tokens
         self.newcomers = newcomers
+        self.resource = resource
         self.host = host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -279,39 +322,71 @@ class Gate:
         except BadHeaders as bad:
             await JSONResponse({"error": "bad_request", "message": str(bad)}, 400)(scope, receive, send)
             return
-        refused = self._refusal(headers, scope)
+        refused = await self._refusal(headers, scope)
         await (refused or self.app)(scope, receive, send)
 
-    def _refusal(self, headers: RequestHeaders, scope: Scope) -> JSONResponse | None:
+    async def _refusal(self, headers: RequestHeaders, scope: Scope) -> JSONResponse | None:
         token = headers.token
         if token is None:
             if self.single_user and not headers.authorization:
                 return None
-            return _unauthorized("Send your PostHog personal API key as Authorization: Bearer phx_…", "Bearer")
-        if token.startswith(("phc_", "phs_")):
-            what = "a project token (phc_)" if token.startswith("phc_") else "a project secret key (phs_)"
-            challenge = f'Bearer error="invalid_token", error_description="{what} is not a personal API key"'
-            message = f"This is {what}, not a PostHog personal API key (phx_…): send Authorization: Bearer phx_…"
-            return _unauthorized(message, challenge)
+            message = (
+                "Sign in to PostHog: this server takes PostHog's OAuth access tokens (your MCP client signs you in "
+                f"from {self.resource.metadata_url}), or a personal API key as Authorization: Bearer phx_…"
+            )
+            if headers.authorization:
+                return self._unauthorized(message, "invalid_request", "the Authorization header holds no usable Bearer token")
+            return self._unauthorized(message)
+        if token.startswith(("phc_", "phs_", "phr_")):
+            what = {"phc": "a project token (phc_)", "phs": "a project secret key (phs_)", "phr": "a refresh token"}
+            kind = what[token[:3]]
+            message = (
+                f"This is {kind}, neither a PostHog personal API key (phx_…) nor an OAuth access token (pha_…): sign "
+                "in to PostHog through your MCP client, or send Authorization: Bearer phx_…"
+            )
+            return self._unauthorized(message, "invalid_token", f"{kind} is not an access token or personal API key")
         key = SecretStr(token)
+        oauth = is_access_token(token)
         known = self.keys.get(key)
-        if known is not None and known.rejected:
-            challenge = 'Bearer error="invalid_token", error_description="PostHog rejected this key"'
+        if known is None:
+            client = scope.get("client")
+            if (wait := self.newcomers.wait(client[0] if client else "", key)) is not None:
+                return _too_many(wait)
+            if oauth:
+                try:
+                    known = await self.tokens.check(key)
+                except Unavailable as outage:
+                    return _unavailable(outage)
+        if known is None or not known.rejected:
+            return None
+        if oauth:
             message = (
-                "PostHog rejected this API key (401) less than a minute ago: it is wrong or revoked, or it belongs to "
-                f"the other region. Check it at {KEYS_PAGE.format(host=self.host)}."
+                "The OAuth access token has expired or was revoked: sign in to PostHog again (your MCP client does it "
+                "on this 401, or when you reconnect the server)."
             )
-            return _unauthorized(message, challenge)
-        client = scope.get("client")
-        if known is None and (wait := self.newcomers.wait(client[0] if client else "", key)) is not None:
-            seconds = max(1, math.ceil(wait))
-            message = (
-                f"This address presented {NEWCOMERS} API keys new to this server in the last minute, each of which "
-                f"costs PostHog a request: try again in {seconds} s."
-            )
-            return JSONResponse({"error": "too_many_keys", "message": message}, 429, {"Retry-After": str(seconds)})
-        return None
+            return self._unauthorized(message, "invalid_token", "the access token is expired or revoked")
+        message = (
+            "PostHog rejected this API key (401) less than a minute ago: it is wrong or revoked, or it belongs to "
+            f"the other region. Check it at {KEYS_PAGE.format(host=self.host)}."
+        )
+        return self._unauthorized(message, "invalid_token", "PostHog rejected this key")
+
+    def _unauthorized(self, message: str, error: str | None = None, description: str | None = None) -> JSONResponse:
+        challenge = self.resource.challenge(error, description)
+        return JSONResponse({"error": "unauthorized", "message": message}, 401, {"WWW-Authenticate": challenge})
 
 
-def _unauthorized(message: str, challenge: str) -> JSONResponse:
-    return JSONResponse({"error": "unauthorized", "message": message}, 401, {"WWW-Authenticate": challenge})
+def _too_many(wait: float) -> JSONResponse:
+    seconds = max(1, math.ceil(wait))
+    message = (
+        f"This address presented {NEWCOMERS} credentials new to this server in the last minute, each of which costs "
+        f"PostHog a request: try again in {seconds} s."
+    )
+    return JSONResponse({"error": "too_many_keys", "message": message}, 429, {"Retry-After": str(seconds)})
+
+
+def _unavailable(outage: Unavailable) -> JSONResponse:
+    """PostHog could not check the token: the client should wait and try again, not send the user to sign in."""
+    seconds = max(1, math.ceil(outage.retry_after or OUTAGE_WAIT))
+    message = f"{outage} Try again in {seconds} s; there is no need to sign in again."
+    return JSONResponse({"error": "temporarily_unavailable", "message": message}, 503, {"Retry-After": str(seconds)})

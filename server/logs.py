@@ -10,8 +10,9 @@ from pydantic import SecretStr
 
 logger = logging.getLogger("server")
 
-POSTHOG_TOKEN = re.compile(r"\bph[xcs]_[A-Za-z0-9_-]{8,}")
-"""Anything shaped like a PostHog key or token: over HTTP, callers bring keys the process never saw."""
+POSTHOG_TOKEN = re.compile(r"\bph[xcsar]_[A-Za-z0-9_-]{8,}")
+"""Anything shaped like a PostHog key or token (personal key, project token or secret, OAuth access or refresh
+token): over HTTP, callers bring credentials the process never saw."""
 
 
 class KeyScrubbingFormatter(logging.Formatter):

@@ -10,8 +10,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from server import __version__
+from server.config import is_loopback
 from server.secret_env import Allowed, parse_allowed
 from tools import TOOLS
 from tools.digits import ascii_int
@@ -43,6 +45,16 @@ class Options:
     """HTTP: a private deployment that acts with the process's key when a request brings none."""
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    public_url: str = ""
+    """HTTP: the origin clients reach, as OAuth metadata names it; empty: `http://<host>:<port>`."""
+    authorization_server: str = ""
+    """HTTP: where users sign in (OAuth); empty: the PostHog instance of POSTHOG_HOST, its own authorization server."""
+
+    @property
+    def origin(self) -> str:
+        """The public URL, or what a client on this machine would reach."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return self.public_url or f"http://{host}:{self.port}"
 
 
 def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Options:
@@ -82,6 +94,14 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) 
     port = ascii_int(port_text)
     if port is None or not 0 < port < 65536:
         parser.error(f"POSTHOG_MCP_PORT={port_text!r}: use a port number")
+    public_url = setting(flags.public_url, "POSTHOG_MCP_PUBLIC_URL")
+    authorization_server = setting(flags.authorization_server, "POSTHOG_MCP_AUTHORIZATION_SERVER")
+    for value, name, what in (
+        (public_url, "--public-url (POSTHOG_MCP_PUBLIC_URL)", "public"),
+        (authorization_server, "--authorization-server (POSTHOG_MCP_AUTHORIZATION_SERVER)", "sign-in"),
+    ):
+        if problem := _url_problem(value, what):
+            parser.error(f"{name} {value!r}: {problem}")
     try:
         secret_env = parse_allowed(setting(flags.secret_env, "POSTHOG_MCP_SECRET_ENV"))
     except ValueError as problem:
@@ -94,12 +114,29 @@ def parse_options(argv: Sequence[str], environ: Mapping[str, str] = os.environ) 
         single_user=switch(flags.single_user, "POSTHOG_MCP_SINGLE_USER", False),
         allowed_hosts=tuple(sorted(_split(setting(flags.allowed_hosts, "POSTHOG_MCP_ALLOWED_HOSTS")))),
         allowed_origins=tuple(sorted(_split(setting(flags.allowed_origins, "POSTHOG_MCP_ALLOWED_ORIGINS")))),
+        public_url=public_url.rstrip("/"),
+        authorization_server=authorization_server.rstrip("/"),
         read_only=switch(flags.read_only, "POSTHOG_MCP_READ_ONLY", False),
         enabled=frozenset(chosen - excluded),
         scope_check=switch(flags.scope_check, "POSTHOG_MCP_SCOPE_CHECK", True),
         confirm=confirm,
         secret_env=secret_env,
     )
+
+
+def _url_problem(value: str, what: str) -> str | None:
+    """Why `value` cannot be the public origin or the sign-in server, if it cannot. Users' browsers go to both, so
+    plain http:// is for this machine only, and the public origin has no path: /mcp and the metadata hang off it."""
+    if not value:
+        return None
+    parts = urlsplit(value.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or parts.username:
+        return f"use the https:// URL of the {what} server, such as https://mcp.example.com"
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return "use https:// (plain http:// is accepted only for 127.0.0.1, ::1 and localhost)"
+    if what == "public" and parts.path:
+        return "give the origin alone (https://mcp.example.com): the server adds /mcp and the OAuth metadata's paths"
+    return None
 
 
 def _split(names: str) -> set[str]:
@@ -184,5 +221,18 @@ def argument_parser() -> argparse.ArgumentParser:
         metavar="O,O",
         help="Origin headers to accept, and to allow by CORS, e.g. https://app.example.com "
         "[POSTHOG_MCP_ALLOWED_ORIGINS]",
+    )
+    remote.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the origin clients reach, as OAuth metadata names it, e.g. https://mcp.example.com; set it behind a "
+        "proxy or load balancer (it is never read from request headers); default http://HOST:PORT "
+        "[POSTHOG_MCP_PUBLIC_URL]",
+    )
+    remote.add_argument(
+        "--authorization-server",
+        metavar="URL",
+        help="where users sign in with OAuth; default the PostHog of POSTHOG_HOST (its own authorization server); "
+        "PostHog Cloud may name https://oauth.posthog.com [POSTHOG_MCP_AUTHORIZATION_SERVER]",
     )
     return parser

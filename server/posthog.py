@@ -10,6 +10,7 @@ import httpx
 from pydantic import SecretStr
 
 from server import __version__
+from server.access import is_access_token
 from server.config import Settings
 from server.errors import ApiError, PostHogError, error_for_status, not_json_answer, too_large, unreachable
 from server.retries import RETRY_ERRORS, RETRY_STATUSES, RetryPolicy
@@ -60,8 +61,10 @@ class PostHog:
         return self._client
 
     async def aclose(self) -> None:
+        """Closes the client; a later request makes a new one (an app whose lifespan is run again)."""
         if self._client is not None:
-            await self._client.aclose()
+            client, self._client = self._client, None
+            await client.aclose()
 
     async def send(self, request: ApiRequest, key: SecretStr | None) -> Any:
         """PostHog's parsed JSON, or None for an empty answer (a 204 delete). Reads are retried per the policy."""
@@ -106,7 +109,8 @@ class PostHog:
             raise unreachable(error, request, self._host, seconds) from error
         body = _json(response, content)
         if not response.is_success:
-            raise error_for_status(response, body, body is None and bool(content), request, self._host)
+            oauth = key is not None and is_access_token(key.get_secret_value())
+            raise error_for_status(response, body, body is None and bool(content), request, self._host, oauth)
         if body is None and content:
             raise not_json_answer(response, self._host)
         return body

@@ -5,82 +5,31 @@ Nothing here belongs to one caller: over HTTP many callers share the process, so
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-import httpx
 from pydantic import SecretStr
 
-from server.access import KEY_RECORD, KeyAccess, refusal
+from server.access import KeyAccess, is_access_token, refusal
 from server.caller import Caller, process_caller
 from server.config import Settings
-from server.errors import ApiError, AuthenticationFailed, PermissionDenied, PostHogError
+from server.credentials import Keys, Unavailable, ask, digest
+from server.errors import ApiError, PermissionDenied, PostHogError
 from server.options import Options
 from server.posthog import PostHog
-from server.retries import RetryPolicy
 from tools import TOOLS, ToolSpec
-from tools.request import ApiRequest
 
 if TYPE_CHECKING:  # importing mcp takes ~0.6 s: stdio asks PostHog for the key's record before it is imported
     from mcp.server.session import ServerSession
     from mcp.server.subscriptions import SubscriptionBus
 
 logger = logging.getLogger(__name__)
-
-REMEMBERED = 60.0
-"""Seconds an HTTP server remembers what PostHog said of a key, and any server a key's unreadable record."""
-
-
-@dataclass(frozen=True)
-class Learned:
-    """What PostHog said of a key when its record was asked for, and when."""
-
-    access: KeyAccess | None
-    """None when PostHog would not say, or rejected the key: every tool the operator allows stays offered."""
-    rejected: bool
-    """PostHog answered 401: the key is wrong or revoked, or belongs to the other region."""
-    at: float
-
-
-class Keys:
-    """The one memory of keys in a process: what PostHog said of each (its scopes, or that it rejects the key, or
-    nothing readable), under a hash of the key, never the key.
-
-    The process owns it, and how long an entry lives depends on the mode:
-    - stdio (`build_server` makes it): one key, the process's, whose scopes are learned once and kept for the life
-      of the process, so the tools it cannot use stay hidden however long the session lasts.
-    - HTTP, shared or single-user (`build_http_app` makes it, for MCP and for the gate in front of MCP): any number
-      of keys, each kept 60 s, so a shared server holds only the last minute's keys and sees changed scopes.
-    An entry without scopes lives 60 s in both: the next tools/list after it asks again. In every mode, PostHog
-    contradicting an entry replaces it (`State.heard`).
-    """
-
-    def __init__(self, stdio: bool, now: Callable[[], float] = time.monotonic) -> None:
-        self.lifetime = math.inf if stdio else REMEMBERED
-        self.now = now
-        """The clock that ages entries; tests move it."""
-        self._entries: dict[str, Learned] = {}
-
-    def get(self, key: SecretStr) -> Learned | None:
-        """What PostHog said of the key within an entry's lifetime, or None."""
-        entry = self._entries.get(digest(key))
-        return entry if entry is not None and self._fresh(entry, self.now()) else None
-
-    def remember(self, key: SecretStr, access: KeyAccess | None, rejected: bool) -> None:
-        now = self.now()
-        self._entries = {seen: entry for seen, entry in self._entries.items() if self._fresh(entry, now)}
-        self._entries[digest(key)] = Learned(access, rejected, now)
-
-    def _fresh(self, entry: Learned, now: float) -> bool:
-        return now - entry.at < (self.lifetime if entry.access is not None else REMEMBERED)
 
 
 @dataclass
@@ -122,12 +71,15 @@ class State:
             await self.asking[digest(key)].wait()
 
     def heard(self, key: SecretStr | None, failure: PostHogError) -> None:
-        """A call's failure that contradicts what is remembered of its key: ask PostHog for the key's record again.
+        """A call's failure that contradicts what is remembered of its credential: ask PostHog about it again.
 
         A 401 contradicts any entry but a rejection; a 403 for a missing scope contradicts a record that let the call
-        through. The old entry serves until the answer replaces it.
+        through. The old entry serves until the answer replaces it. An access token is asked about whatever the
+        scope check says: the gate lets it in on PostHog's word alone, which a 401 has just contradicted.
         """
-        if key is None or not self.options.scope_check or not isinstance(failure, ApiError):
+        if key is None or not isinstance(failure, ApiError):
+            return
+        if not (self.options.scope_check or is_access_token(key.get_secret_value())):
             return
         entry = self.keys.get(key)
         rejected_now = failure.status == 401 and not (entry is not None and entry.rejected)
@@ -146,17 +98,15 @@ class State:
             self.background.start_soon(self._ask, key, hashed)
 
     async def _ask(self, key: SecretStr, hashed: str) -> None:
-        access, rejected = None, False
+        before = self.keys.get(key)
         try:
-            access = KeyAccess.from_record(await self.posthog.send(ApiRequest("GET", KEY_RECORD, {}, None), key))
-        except (PostHogError, ValueError) as failure:
-            rejected = isinstance(failure, AuthenticationFailed)
-            logger.warning("Could not read the API key's scopes, so every tool stays listed: %s", failure)
+            self.keys.remember(key, await ask(self.posthog, key))
+        except Unavailable as outage:  # the old entry, if any, serves until PostHog can say
+            logger.warning("%s", outage)
         finally:
-            before = self.keys.get(key)
-            self.keys.remember(key, access, rejected)
             self.asking.pop(hashed).set()
-        if self._offered(before.access if before is not None else None) != self._offered(access):
+        after = self.keys.get(key)
+        if self._offered(before.access if before else None) != self._offered(after.access if after else None):
             await self._tell()
 
     def _offered(self, access: KeyAccess | None) -> list[str]:
@@ -182,19 +132,18 @@ async def open_state(
     settings: Settings,
     options: Options,
     keys: Keys,
-    retry: RetryPolicy,
-    transport: httpx.AsyncBaseTransport | None = None,
+    posthog: PostHog,
     *,
     stateless: bool,
 ) -> AsyncIterator[State]:
     """What a server's calls share, from start to end: PostHog's client and the task group where a question to
-    PostHog can outlive its request, closed together.
+    PostHog can outlive its request, closed together (over HTTP the gate in front of MCP asks through the same
+    client, and only while the app runs).
 
     Not stateless (stdio): the process's key is asked about at once, and tools/list waits for the answer until
     SCOPE_WAIT after this opens. The stdio entry point opens it before it imports the SDK, so the answer is on its way
     while the SDK loads.
     """
-    posthog = PostHog(settings, retry, transport)
     try:
         async with anyio.create_task_group() as background:
             state = State(settings, options, posthog, background, anyio.current_time(), keys, stateless)
@@ -204,7 +153,3 @@ async def open_state(
             background.cancel_scope.cancel()
     finally:
         await posthog.aclose()
-
-
-def digest(key: SecretStr) -> str:
-    return hashlib.sha256(key.get_secret_value().encode()).hexdigest()

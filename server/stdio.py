@@ -19,9 +19,11 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from server.config import Settings
+from server.credentials import Keys
 from server.options import Options
+from server.posthog import PostHog
 from server.retries import RetryPolicy
-from server.state import Keys, open_state
+from server.state import open_state
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,9 @@ async def serve(settings: Settings, options: Options) -> int:
     async with anyio.create_task_group() as watching:
         watching.start_soon(stop.watch)
         with stop.scope:
-            async with open_state(settings, options, Keys(stdio=True), RetryPolicy(), stateless=False) as state:
+            async with open_state(
+                settings, options, Keys(stdio=True), PostHog(settings, RetryPolicy(), None), stateless=False
+            ) as state:
                 await load_sdk()
                 from mcp.server.lowlevel.server import NotificationOptions
                 from mcp.server.stdio import stdio_server

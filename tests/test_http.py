@@ -84,33 +84,47 @@ async def caller(url: str, key: str | None, **headers: str) -> AsyncIterator[Cli
         yield client
 
 
-NO_KEY = "Send your PostHog personal API key as Authorization: Bearer phx_…"
+NO_KEY = (
+    "Sign in to PostHog: this server takes PostHog's OAuth access tokens (your MCP client signs you in from "
+    "http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp), or a personal API key as Authorization: Bearer "
+    "phx_…"
+)
+POINTERS = (
+    'resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp", scope="integration:read '
+    'integration:write organization:read organization:write organization_integration:write"'
+)
+"""What every 401 ends with: where the OAuth metadata is, and the scopes of the tools offered (all of them here)."""
+SIGN_IN = f"Bearer {POINTERS}"
+UNREADABLE = f'Bearer error="invalid_request", error_description="the Authorization header holds no usable Bearer token", {POINTERS}'
 
 
 def not_personal(what: str) -> tuple[str, str]:
-    """The challenge and message for a project token or secret key sent as the key."""
+    """The challenge and message for a project token, a project secret key or a refresh token sent as the key."""
     return (
-        f'Bearer error="invalid_token", error_description="{what} is not a personal API key"',
-        f"This is {what}, not a PostHog personal API key (phx_…): send Authorization: Bearer phx_…",
+        f'Bearer error="invalid_token", error_description="{what} is not an access token or personal API key", '
+        f"{POINTERS}",
+        f"This is {what}, neither a PostHog personal API key (phx_…) nor an OAuth access token (pha_…): sign in to "
+        "PostHog through your MCP client, or send Authorization: Bearer phx_…",
     )
 
 
 UNUSABLE: list[tuple[str | bytes, str, str]] = [
-    ("Basic dXNlcjpwYXNz", "Bearer", NO_KEY),
-    ("Bearer", "Bearer", NO_KEY),
-    ("phx_no_scheme_0123456789", "Bearer", NO_KEY),
+    ("Basic dXNlcjpwYXNz", UNREADABLE, NO_KEY),
+    ("Bearer", UNREADABLE, NO_KEY),
+    ("phx_no_scheme_0123456789", UNREADABLE, NO_KEY),
     ("Bearer phc_project_token_123", *not_personal("a project token (phc_)")),
     ("Bearer phs_project_secret_123", *not_personal("a project secret key (phs_)")),
+    ("Bearer phr_refresh_token_123", *not_personal("a refresh token")),
     ("bearer phc_", *not_personal("a project token (phc_)")),
-    ("Bearer phx_caf\u00e9".encode(), "Bearer", NO_KEY),
-    (b"Bearer phx_caf\xe9", "Bearer", NO_KEY),
-    ("Bearer phx_two words", "Bearer", NO_KEY),
+    ("Bearer phx_caf\u00e9".encode(), UNREADABLE, NO_KEY),
+    (b"Bearer phx_caf\xe9", UNREADABLE, NO_KEY),
+    ("Bearer phx_two words", UNREADABLE, NO_KEY),
 ]
 
 
 @pytest.mark.parametrize(
     ("single_user", "authorization", "challenge", "message"),
-    [(False, None, "Bearer", NO_KEY), *[(single_user, *row) for single_user in (False, True) for row in UNUSABLE]],
+    [(False, None, SIGN_IN, NO_KEY), *[(single_user, *row) for single_user in (False, True) for row in UNUSABLE]],
 )
 async def test_no_usable_key_is_401_before_anything_else(
     fake: FakePostHog, single_user: bool, authorization: str | bytes | None, challenge: str, message: str
@@ -685,7 +699,7 @@ async def test_a_key_posthog_rejected_is_401_with_the_keys_page_of_the_servers_p
     assert refused.status_code == 401
     assert (
         refused.headers["WWW-Authenticate"]
-        == 'Bearer error="invalid_token", error_description="PostHog rejected this key"'
+        == f'Bearer error="invalid_token", error_description="PostHog rejected this key", {POINTERS}'
     )
     assert refused.json() == {
         "error": "unauthorized",
@@ -745,7 +759,7 @@ async def test_an_address_past_10_new_keys_a_minute_is_429_until_the_oldest_is_a
     assert answer.headers["Retry-After"] == str(retry_after)
     assert answer.json() == {
         "error": "too_many_keys",
-        "message": "This address presented 10 API keys new to this server in the last minute, each of which costs "
+        "message": "This address presented 10 credentials new to this server in the last minute, each of which costs "
         f"PostHog a request: try again in {retry_after} s.",
     }
     assert fake.requests == []

@@ -25,7 +25,7 @@ from server.app import build_server
 from server.config import Settings
 from server.http import Newcomers, build_http_app
 from server.options import Options
-from server.state import Keys
+from server.credentials import Keys
 from tests.conftest import FakeClock
 from tests.fake_posthog import (
     FULL_KEY,
@@ -316,7 +316,7 @@ async def test_one_address_presents_at_most_10_new_keys_a_minute_and_known_keys_
     assert held_back.status_code == 429
     assert held_back.headers["Retry-After"] == "40"
     assert held_back.json()["message"] == (
-        "This address presented 10 API keys new to this server in the last minute, each of which costs PostHog a "
+        "This address presented 10 credentials new to this server in the last minute, each of which costs PostHog a "
         "request: try again in 40 s."
     )
     assert rejected_before.status_code == 401

@@ -20,7 +20,8 @@ class ApiRequest:
 
 
 def resolve_target(arguments: Arguments, host: str, project_id: str | None, organization_id: str | None) -> Target:
-    """The argument wins, then the operator's default, then `@current`."""
+    """The argument wins, then the caller's default (the operator's, a header's, or the credential's one project), then
+    `@current`."""
     if isinstance(arguments, ProjectArguments) and arguments.project_id is not None:
         project_id = str(arguments.project_id)
     if isinstance(arguments, OrganizationArguments) and arguments.organization_id is not None:
