@@ -1489,15 +1489,15 @@ def running(fake: FakePostHog) -> AbstractAsyncContextManager[str]:
 
 
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 (a free port); yields its base URL.
+async def serving(app: Any, port: int = 0) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (`port`, or a free one); yields its base URL.
 
     The socket is made with IPPROTO_TCP: asyncio sets TCP_NODELAY only on accepted sockets of that protocol, and
     without it every answer (headers and body written apart) waits ~40 ms for the client's delayed ACK.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="auto")
     server = _Server(config)
