@@ -89,6 +89,14 @@ def build_http_app(
             f"Refusing to serve on {options.host} without allowed hosts: set --allowed-hosts (or "
             "POSTHOG_MCP_ALLOWED_HOSTS) to the host names clients use, so that DNS rebinding cannot reach the server."
         )
+    if options.allowed_hosts and not options.public_url:
+        logger.warning(
+            "No --public-url (POSTHOG_MCP_PUBLIC_URL): the OAuth metadata names %s/mcp, which clients reaching %s "
+            "cannot use to sign in. Set it to the origin they reach, e.g. https://%s.",
+            options.origin,
+            ", ".join(options.allowed_hosts),
+            options.allowed_hosts[0].split(":")[0],
+        )
     if options.secret_env and not options.single_user:
         logger.warning("--secret-env is ignored without --single-user: any caller could read those variables.")
         options = replace(options, secret_env={})

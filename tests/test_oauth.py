@@ -198,3 +198,24 @@ def test_a_token_of_any_posthog_kind_that_reaches_a_log_line_is_scrubbed(token: 
     line = KeyScrubbingFormatter(None).format(record)
     assert line.endswith("Authorization: Bearer [redacted]")
     assert token not in line
+
+
+@pytest.mark.parametrize(
+    ("options", "warned"),
+    [
+        (
+            Options(allowed_hosts=("mcp.example.com:443", "mcp.internal")),
+            "No --public-url (POSTHOG_MCP_PUBLIC_URL): the OAuth metadata names http://127.0.0.1:8000/mcp, which "
+            "clients reaching mcp.example.com:443, mcp.internal cannot use to sign in. Set it to the origin they reach, "
+            "e.g. https://mcp.example.com.",
+        ),
+        (Options(allowed_hosts=("mcp.example.com",), public_url=PUBLIC), None),
+        (Options(), None),
+    ],
+)
+def test_a_deployment_reached_by_name_without_a_public_url_is_warned_at_start(
+    options: Options, warned: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="server.http"):
+        build_http_app(Settings.from_env({}), options)
+    assert [record.getMessage() for record in caplog.records] == ([warned] if warned else [])
