@@ -343,7 +343,8 @@ class Gate:
                 f"from {self.resource.metadata_url}), or a personal API key as Authorization: Bearer phx_…"
             )
             if headers.authorization:
-                return self._unauthorized(message, "invalid_request", "the Authorization header holds no usable Bearer token")
+                unusable = "the Authorization header holds no usable Bearer token"
+                return self._unauthorized(message, "invalid_request", unusable)
             return self._unauthorized(message)
         if token.startswith(("phc_", "phs_", "phr_")):
             what = {"phc": "a project token (phc_)", "phs": "a project secret key (phs_)", "phr": "a refresh token"}

@@ -206,8 +206,8 @@ def test_a_token_of_any_posthog_kind_that_reaches_a_log_line_is_scrubbed(token: 
         (
             Options(allowed_hosts=("mcp.example.com:443", "mcp.internal")),
             "No --public-url (POSTHOG_MCP_PUBLIC_URL): the OAuth metadata names http://127.0.0.1:8000/mcp, which "
-            "clients reaching mcp.example.com:443, mcp.internal cannot use to sign in. Set it to the origin they reach, "
-            "e.g. https://mcp.example.com.",
+            "clients reaching mcp.example.com:443, mcp.internal cannot use to sign in. Set it to the origin they "
+            "reach, e.g. https://mcp.example.com.",
         ),
         (Options(allowed_hosts=("mcp.example.com",), public_url=PUBLIC), None),
         (Options(), None),
