@@ -95,7 +95,10 @@ POINTERS = (
 )
 """What every 401 ends with: where the OAuth metadata is, and the scopes of the tools offered (all of them here)."""
 SIGN_IN = f"Bearer {POINTERS}"
-UNREADABLE = f'Bearer error="invalid_request", error_description="the Authorization header holds no usable Bearer token", {POINTERS}'
+UNREADABLE = (
+    'Bearer error="invalid_request", error_description="the Authorization header holds no usable Bearer token", '
+    f"{POINTERS}"
+)
 
 
 def not_personal(what: str) -> tuple[str, str]:

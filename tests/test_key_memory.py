@@ -23,9 +23,9 @@ from starlette.responses import Response
 import server.app
 from server.app import build_server
 from server.config import Settings
+from server.credentials import Keys
 from server.http import Newcomers, build_http_app
 from server.options import Options
-from server.credentials import Keys
 from tests.conftest import FakeClock
 from tests.fake_posthog import (
     FULL_KEY,
