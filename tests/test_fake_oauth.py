@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -395,6 +396,10 @@ async def test_a_code_is_single_use(http: httpx.AsyncClient) -> None:
 async def test_a_code_expires_after_ten_minutes(http: httpx.AsyncClient, fake: FakePostHog) -> None:
     code = await code_for(http)
     assert time.time() + 590 < fake.oauth.codes[code].expires_at <= time.time() + 600
+    fake.oauth.codes[code] = replace(fake.oauth.codes[code], expires_at=time.time() - 1)
+    response = await http.post("/oauth/token/", data=exchange_form(code))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
 
 
 async def test_a_json_body_at_the_token_endpoint_is_not_read(http: httpx.AsyncClient) -> None:
