@@ -140,9 +140,7 @@ class Tokens:
         self._asking: dict[str, anyio.Event] = {}
 
     async def check(self, token: SecretStr) -> Learned:
-        """What PostHog says of the token; raises `Unavailable` when it cannot say."""
-        if (known := self.keys.get(token)) is not None:
-            return known
+        """What PostHog says of a token the memory does not hold; raises `Unavailable` when it cannot say."""
         hashed = digest(token)
         if (asked := self._asking.get(hashed)) is None:
             self._asking[hashed] = asked = anyio.Event()
