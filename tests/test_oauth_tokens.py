@@ -160,10 +160,11 @@ async def test_ten_requests_at_once_with_a_new_token_ask_posthog_once(fake: Fake
     """PostHog holds its answer until all ten wait at the door: each would ask, were asking not shared."""
     token = fake.mint_token(READS)
     statuses: list[int] = []
-    release = anyio.Event()
+    arrived, release = anyio.Event(), anyio.Event()
 
     async def slow(request: Recorded) -> Response | None:
         if request.path == INTROSPECTION:
+            arrived.set()
             await release.wait()
         return None
 
@@ -171,16 +172,14 @@ async def test_ten_requests_at_once_with_a_new_token_ask_posthog_once(fake: Fake
         statuses.append((await post(url, token)).status_code)
 
     fake.intercept = slow
-    async with remote(fake, clock) as url:
-        async with anyio.create_task_group() as requests:
-            for _ in range(10):
-                requests.start_soon(one)
-            with anyio.fail_after(10):
-                while not fake.requests:
-                    await anyio.sleep(0.01)
-                await anyio.wait_all_tasks_blocked()
-            asked = len(introspections(fake))
-            release.set()
+    async with remote(fake, clock) as url, anyio.create_task_group() as requests:
+        for _ in range(10):
+            requests.start_soon(one)
+        with anyio.fail_after(10):
+            await arrived.wait()
+            await anyio.wait_all_tasks_blocked()
+        asked = len(introspections(fake))
+        release.set()
     assert asked == 1
     assert statuses == [200] * 10
 
@@ -272,14 +271,21 @@ async def test_a_token_revoked_within_the_minute_fails_its_call_then_is_refused_
     fake: FakePostHog, clock: FakeClock
 ) -> None:
     token = fake.mint_token(READS)
+    asked_again = anyio.Event()
+
+    async def watch(request: Recorded) -> Response | None:
+        if len(introspections(fake)) == 2:
+            asked_again.set()
+        return None
+
+    fake.intercept = watch
     async with remote(fake, clock) as url:
         async with caller(url, token) as client:
             await client.list_tools(cache_mode="bypass")
             fake.revoke(token)
             result = await client.call_tool("integrations-list", {})
         with anyio.fail_after(10):
-            while len(introspections(fake)) < 2:
-                await anyio.sleep(0.01)
+            await asked_again.wait()
             await anyio.wait_all_tasks_blocked()
         refused = await post(url, token)
     assert result.is_error is True
