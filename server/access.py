@@ -3,8 +3,6 @@ the key or OAuth access token may do, each refusal explained."""
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -116,14 +114,6 @@ def _limits(answer: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _ids(values: Any) -> tuple[str, ...]:
     return tuple(str(value) for value in values) if isinstance(values, list) else ()
-
-
-def seconds_left(answer: dict[str, Any], now: float | None = None) -> float:
-    """Until an introspected token's `exp` (Unix seconds), or forever when it has none."""
-    exp = answer.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool):
-        return exp - (time.time() if now is None else now)
-    return math.inf
 
 
 def refusal(spec: ToolSpec[Any], options: Options, key: KeyAccess | None, read_only: bool = False) -> str | None:

@@ -14,11 +14,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from pydantic import SecretStr
 
-from server.access import KEY_RECORD, KeyAccess, is_access_token, seconds_left
+from server.access import KEY_RECORD, KeyAccess, is_access_token
 from server.errors import ApiError, AuthenticationFailed, PostHogError, ServerError
 from server.posthog import PostHog
 from tools.request import ApiRequest
@@ -127,7 +128,15 @@ async def _introspect(posthog: PostHog, token: SecretStr) -> Said:
         raise Unavailable(f"PostHog could not check the access token: {failure}") from failure
     if not isinstance(answer, dict) or answer.get("active") is not True:
         return Said(None, rejected=True)
-    return Said(KeyAccess.from_introspection(answer), False, max(seconds_left(answer), MIN_VALID))
+    return Said(KeyAccess.from_introspection(answer), False, max(_seconds_left(answer), MIN_VALID))
+
+
+def _seconds_left(answer: dict[str, Any]) -> float:
+    """Until an introspected token's `exp` (Unix seconds), or forever when it has none."""
+    exp = answer.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return exp - time.time()
+    return math.inf
 
 
 class Tokens:

@@ -4,6 +4,7 @@ alone, its scopes and projects shaping what the caller sees, and PostHog's outag
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -342,3 +343,26 @@ async def test_a_scope_posthog_finds_missing_is_named_with_how_to_grant_it(fake:
         "The OAuth access token lacks the scope organization:read (403). Sign in to PostHog again, reconnecting this "
         "server in your MCP client, and grant organization:read; then call again.",
     )
+
+
+@pytest.mark.parametrize(
+    ("exp", "kept"),
+    [(None, 60.0), (True, 60.0), ("4102444800", 60.0), (10, 10.0), (300, 60.0), (-100, 1.0)],
+)
+async def test_an_active_tokens_answer_is_kept_until_its_exp_or_a_minute_and_a_second_at_least(
+    fake: FakePostHog, clock: FakeClock, exp: Any, kept: float
+) -> None:
+    """`exp` counts from now, in seconds (None: absent; a bool or a string is no time). PostHog's word that a token
+    is active wins over a clock that says its exp has passed, for a second."""
+    answer: dict[str, Any] = {"active": True, "scope": "integration:read", "scoped_teams": []}
+    if exp is not None:
+        answer["exp"] = exp + time.time() if isinstance(exp, int) and not isinstance(exp, bool) else exp
+    answering(fake, 200, answer)
+    async with remote(fake, clock) as url:
+        assert (await post(url, "pha_kept_0123456789")).status_code == 200
+        clock.time = kept - 0.5  # the wall clock moved a little since exp was written
+        assert (await post(url, "pha_kept_0123456789")).status_code == 200
+        asked = len(introspections(fake))
+        clock.time = kept
+        assert (await post(url, "pha_kept_0123456789")).status_code == 200
+    assert (asked, len(introspections(fake))) == (1, 2)
