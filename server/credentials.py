@@ -20,7 +20,7 @@ import anyio
 from pydantic import SecretStr
 
 from server.access import KEY_RECORD, KeyAccess, is_access_token
-from server.errors import ApiError, AuthenticationFailed, PostHogError, ServerError
+from server.errors import ApiError, AuthenticationFailed, ConnectionFailed, PostHogError, ServerError
 from server.posthog import PostHog
 from tools.request import ApiRequest
 
@@ -122,10 +122,19 @@ async def _introspect(posthog: PostHog, token: SecretStr) -> Said:
         answer = await posthog.send(request, token)
     except ApiError as failure:
         if failure.status == 429 or isinstance(failure, ServerError):
-            raise Unavailable(f"PostHog could not check the access token: {failure}", failure.retry_after) from failure
+            logger.warning("PostHog could not check an access token: %s", failure)
+            raise Unavailable(
+                f"PostHog answered HTTP {failure.status} when asked about the access token.", failure.retry_after
+            ) from failure
         return Said(None, rejected=True)
     except PostHogError as failure:
-        raise Unavailable(f"PostHog could not check the access token: {failure}") from failure
+        logger.warning("PostHog could not check an access token: %s", failure)
+        said = (
+            "could not be reached"
+            if isinstance(failure, ConnectionFailed)
+            else "gave an answer this server cannot read"
+        )
+        raise Unavailable(f"PostHog {said} when asked about the access token.") from failure
     if not isinstance(answer, dict) or answer.get("active") is not True:
         return Said(None, rejected=True)
     return Said(KeyAccess.from_introspection(answer), False, max(_seconds_left(answer), MIN_VALID))
@@ -161,7 +170,7 @@ class Tokens:
         else:
             await asked.wait()
         if (known := self.keys.get(token)) is None:
-            raise Unavailable("PostHog could not check the access token just now.")
+            raise Unavailable("PostHog could not say whether the access token is valid.")
         return known
 
 

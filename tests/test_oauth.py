@@ -71,6 +71,7 @@ async def test_the_metadata_names_this_server_posthog_and_the_scopes_of_the_tool
         "resource_name": "PostHog integrations",
     }
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert answer.headers["Cache-Control"] == "public, max-age=3600"
 
 
 @pytest.mark.parametrize("allowed_origins", [(), ("https://app.example.com",)])

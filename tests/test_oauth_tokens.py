@@ -157,32 +157,48 @@ async def test_a_tokens_answer_lasts_no_longer_than_the_token(fake: FakePostHog,
     assert refused.headers["WWW-Authenticate"] == EXPIRED
 
 
-async def test_ten_requests_at_once_with_a_new_token_ask_posthog_once(fake: FakePostHog, clock: FakeClock) -> None:
-    """PostHog holds its answer until all ten wait at the door: each would ask, were asking not shared."""
-    token = fake.mint_token(READS)
-    statuses: list[int] = []
+@pytest.mark.parametrize("outage", [False, True])
+async def test_ten_requests_at_once_with_a_new_token_ask_posthog_once_and_hear_its_answer(
+    fake: FakePostHog, clock: FakeClock, outage: bool
+) -> None:
+    """PostHog holds its answer until all ten, and a request with another new token, wait at the door: each would
+    ask, were asking not shared per token; when PostHog cannot say, all ten hear so (503), and the other token is
+    still let in."""
+    token, other = fake.mint_token(READS), fake.mint_token(READS)
+    answers: list[httpx.Response] = []
     arrived, release = anyio.Event(), anyio.Event()
 
     async def slow(request: Recorded) -> Response | None:
-        if request.path == INTROSPECTION:
+        if request.path != INTROSPECTION:
+            return None
+        if len(introspections(fake)) == 2:
             arrived.set()
-            await release.wait()
-        return None
+        await release.wait()
+        down = outage and isinstance(request.body, dict) and request.body.get("token") == token
+        return Response("{}", 503, media_type="application/json") if down else None
 
-    async def one() -> None:
-        statuses.append((await post(url, token)).status_code)
+    async def one(bearer: str) -> None:
+        answers.append(await post(url, bearer))
 
     fake.intercept = slow
     async with remote(fake, clock) as url, anyio.create_task_group() as requests:
         for _ in range(10):
-            requests.start_soon(one)
+            requests.start_soon(one, token)
+        requests.start_soon(one, other)
         with anyio.fail_after(10):
             await arrived.wait()
             await anyio.wait_all_tasks_blocked()
         asked = len(introspections(fake))
         release.set()
-    assert asked == 1
-    assert statuses == [200] * 10
+    assert asked == 2
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == ([200] + [503] * 10 if outage else [200] * 11)
+    if outage:
+        messages = sorted(answer.json()["message"] for answer in answers if answer.status_code == 503)
+        first = "PostHog answered HTTP 503 when asked about the access token."
+        waited = "PostHog could not say whether the access token is valid."
+        after = " Try again in 5 s; there is no need to sign in again."
+        assert messages == [first + after] + [waited + after] * 9
 
 
 @pytest.mark.parametrize("how", ["expired", "revoked", "unknown", "inactive", "refused 403", "refused 400"])
@@ -221,12 +237,18 @@ class Unreachable(httpx.AsyncBaseTransport):
 @pytest.mark.parametrize(
     ("status", "body", "headers", "retry_after", "why"),
     [
-        (503, {"detail": "down"}, {"Retry-After": "7"}, "7", "PostHog failed with HTTP 503"),
-        (500, {"detail": "boom"}, None, "5", "PostHog failed with HTTP 500"),
-        (502, "<html>bad gateway</html>", None, "5", "PostHog failed with HTTP 502"),
-        (429, {"detail": "Request was throttled. Expected available in 3 seconds."}, {"Retry-After": "3"}, "3", "429"),
-        (200, "<html>maintenance</html>", None, "5", "is not JSON"),
-        (0, None, None, "5", "Cannot reach PostHog"),
+        (503, {"detail": "down"}, {"Retry-After": "7"}, "7", "PostHog answered HTTP 503"),
+        (500, {"detail": "boom"}, None, "5", "PostHog answered HTTP 500"),
+        (502, "<html>bad gateway</html>", None, "5", "PostHog answered HTTP 502"),
+        (
+            429,
+            {"detail": "Request was throttled. Expected available in 3 seconds."},
+            {"Retry-After": "3"},
+            "3",
+            "PostHog answered HTTP 429",
+        ),
+        (200, "<html>maintenance</html>", None, "5", "PostHog gave an answer this server cannot read"),
+        (0, None, None, "5", "PostHog could not be reached"),
     ],
 )
 async def test_when_posthog_cannot_say_the_client_waits_and_is_not_sent_to_sign_in(
@@ -263,9 +285,9 @@ async def check_down(answer: httpx.Response, retry_after: str, why: str) -> None
     assert "WWW-Authenticate" not in answer.headers
     body = answer.json()
     assert body["error"] == "temporarily_unavailable"
-    assert body["message"].startswith("PostHog could not check the access token: ")
-    assert why in body["message"]
-    assert body["message"].endswith(f"Try again in {retry_after} s; there is no need to sign in again.")
+    assert body["message"] == (
+        f"{why} when asked about the access token. Try again in {retry_after} s; there is no need to sign in again."
+    )
 
 
 @pytest.mark.parametrize("scope_check", [True, False])
