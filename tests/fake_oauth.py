@@ -129,6 +129,16 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return f"{uri}{'&' if urlsplit(uri).query else '?'}{urlencode(params)}"
 
 
+def _same_redirect(asked: str, registered: str) -> bool:
+    """Exact, except that a loopback redirect may use any port (RFC 8252: native apps listen where they can)."""
+    if asked == registered:
+        return True
+    one, other = urlsplit(asked), urlsplit(registered)
+    loopback = one.hostname in _LOOPBACK_HOSTS and one.scheme == "http"
+    same = (one.scheme, one.hostname, one.path, one.query) == (other.scheme, other.hostname, other.path, other.query)
+    return loopback and same
+
+
 def _form(request: Request, raw_body: bytes) -> dict[str, str]:
     """A form-encoded body (Django's request.POST): empty for any other content type."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
@@ -184,6 +194,9 @@ class OAuthServer:
         self.codes: dict[str, _Code] = {}
         self.refresh_tokens: dict[str, _Refresh] = {}  # live ones only: rotation and revocation remove them
         self.token_clients: dict[str, str] = {}  # access token -> client id, for tokens issued by the flow
+        self.documents: dict[str, dict[str, Any]] = {}
+        """Client ID metadata documents "on the web", by URL: a client whose client_id is such a URL needs no
+        registration. There is no internet here, so tests put in the documents real hosts publish."""
 
     @staticmethod
     def serves(path: str) -> bool:
@@ -275,12 +288,12 @@ class OAuthServer:
 
     def _authorize(self, request: Request, query: dict[str, str], raw_body: bytes) -> Response:
         """The authorization endpoint, checks in oauthlib's order; the signed-in test user approves at once."""
-        client = self.clients.get(query.get("client_id", ""))
+        client = self._known(query.get("client_id", ""))
         if client is None:
             detail = "No OAuth application is registered with this client_id. Check the client_id, or register the "
             raise _oauth_error("invalid_request", detail + "application again.")
         redirect_uri = query.get("redirect_uri")
-        if redirect_uri is None or redirect_uri not in client.redirect_uris:
+        if redirect_uri is None or not any(_same_redirect(redirect_uri, known) for known in client.redirect_uris):
             raise _oauth_error("invalid_request", "Mismatching redirect URI.")  # no redirect to an unknown URI
 
         def refuse(error: str, description: str) -> Response:
@@ -321,9 +334,17 @@ class OAuthServer:
             "unsupported_grant_type", "Use grant_type authorization_code or refresh_token, form-encoded."
         )
 
+    def _known(self, client_id: str) -> Client | None:
+        """A registered client, or one whose client_id is the URL of a metadata document (RFC draft CIMD)."""
+        document = self.documents.get(client_id)
+        if client_id not in self.clients and document is not None and document.get("client_id") == client_id:
+            name = str(document.get("client_name") or DCR_DEFAULT_NAME)
+            self.clients[client_id] = Client(client_id, name, tuple(document.get("redirect_uris", ())))
+        return self.clients.get(client_id)
+
     def _client(self, form: dict[str, str]) -> Client:
         """The authenticating client: its client_id, and its client_secret when it registered with one."""
-        client = self.clients.get(form.get("client_id", ""))
+        client = self._known(form.get("client_id", ""))
         if client is None or (client.secret is not None and form.get("client_secret") != client.secret):
             raise _oauth_error("invalid_client", "Client authentication failed.", status=401)
         return client

@@ -1,6 +1,7 @@
 """Claude Code (pinned by .ci/run) drives the server as a user and as a headless agent would.
 
-`claude mcp add` then `claude mcp list` connect the stdio server, the remote server and one slow to start; one
+`claude mcp add` then `claude mcp list` connect the stdio server, the remote server and one slow to start, and
+`claude mcp login` signs in to the remote one through PostHog's OAuth (the fake's); one
 `claude -p` session against a scripted stand-in for the Messages API makes every call below, and the tests read
 what the model received: the `tool_result` blocks Claude Code sent back. Claude Code runs with HOME in a temporary
 folder, telemetry, updates and error reports off, and a proxy that keeps every request on 127.0.0.1.
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import anyio
 import httpx
@@ -372,3 +378,79 @@ async def test_a_fallback_initialize_queued_behind_server_discover_is_refused_an
     assert first[0]["error"]["data"] == {"supported": ["2026-07-28"], "requested": "2025-11-25"}
     assert second[1]["result"]["supportedVersions"] == ["2026-07-28"]
     assert len(second[2]["result"]["tools"]) == 13
+
+
+CLAUDE_CODE_CLIENT = "https://claude.ai/oauth/claude-code-client-metadata"
+"""The client_id Claude Code signs in with: the URL of its client ID metadata document, which PostHog would fetch."""
+
+
+def sign_in(claude: str, env: dict[str, str], name: str, authorize: list[str]) -> str:
+    """`claude mcp login NAME --no-browser` on a terminal (it insists on one), standing in for the user: it opens
+    the authorization URL Claude Code prints (the fake PostHog approves at once) and pastes back where PostHog
+    redirected. Returns what Claude Code printed."""
+    primary, secondary = pty.openpty()
+    command = [claude, "mcp", "login", name, "--no-browser"]
+    login = subprocess.Popen(command, env=env, cwd=env["HOME"], stdin=secondary, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    printed, deadline = b"", time.monotonic() + 60
+    try:
+        while login.poll() is None and time.monotonic() < deadline:
+            if not select.select([primary], [], [], 0.2)[0]:
+                continue
+            try:
+                printed += os.read(primary, 65536)
+            except OSError:  # the terminal closed: Claude Code is done
+                break
+            found = re.search(rb"https?://[^\s\x07\x1b]+/oauth/authorize/[^\s\x07\x1b]+", printed)
+            if found and not authorize and b"paste" in printed.lower():
+                authorize.append(found[0].decode())
+                redirected = httpx.get(authorize[0]).headers["location"]
+                os.write(primary, redirected.encode() + b"\r")
+        assert login.wait(timeout=max(1.0, deadline - time.monotonic())) == 0, printed.decode(errors="replace")
+    finally:
+        if login.poll() is None:
+            login.kill()
+        os.close(primary)
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", printed.decode(errors="replace"))
+
+
+async def test_claude_code_signs_in_to_posthog_with_oauth_and_connects_without_a_key(
+    claude: str, fake: FakePostHog, tmp_path: Path
+) -> None:
+    """From `claude mcp add` without a header to a connected server: Claude Code reads the metadata, signs the user
+    in at PostHog (its client ID metadata document, PKCE S256, the scopes of the tools offered, this server as the
+    resource), and its requests carry PostHog's access token, which the server checks with PostHog."""
+    env = environment(tmp_path)
+    fake.oauth.documents[CLAUDE_CODE_CLIENT] = {
+        "client_id": CLAUDE_CODE_CLIENT,
+        "client_name": "Claude Code",
+        "redirect_uris": ["http://localhost/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }
+    port = free_port()
+    server = f"http://127.0.0.1:{port}"
+    async with running(fake) as posthog:
+        app = build_http_app(Settings.from_env({"POSTHOG_HOST": posthog}), Options(public_url=server, read_only=True))
+        async with serving(app, port):
+            await run(claude, env, "mcp", "add", "--transport", "http", "posthog", f"{server}/mcp")
+            before = await run(claude, env, "mcp", "list")
+            authorize: list[str] = []
+            said = await anyio.to_thread.run_sync(sign_in, claude, env, "posthog", authorize)
+            after = await run(claude, env, "mcp", "list")
+    assert f"posthog: {server}/mcp (HTTP) - ! Needs authentication" in before
+    assert 'Authenticated with "posthog"' in said
+    assert f"posthog: {server}/mcp (HTTP) - ✔ Connected" in after
+    asked = dict(parse_qsl(urlsplit(authorize[0]).query))
+    assert {name: asked[name] for name in ("client_id", "code_challenge_method", "scope", "resource")} == {
+        "client_id": CLAUDE_CODE_CLIENT,
+        "code_challenge_method": "S256",
+        "scope": "integration:read organization:read",
+        "resource": f"{server}/mcp",
+    }
+    issued = [token for token, client in fake.oauth.token_clients.items() if client == CLAUDE_CODE_CLIENT]
+    checked = [request for request in fake.requests if request.path == "/oauth/introspect/"]
+    assert len(issued) == 1
+    assert issued[0].startswith("pha_")
+    assert [request.authorization for request in checked] == [f"Bearer {issued[0]}"]

@@ -314,6 +314,65 @@ async def test_authorize_with_a_wrong_client_or_redirect_uri_is_400_and_never_re
     assert fake.oauth.codes == {}
 
 
+DOCUMENT = "https://host.example/oauth/client-metadata"
+"""A client ID metadata document's URL, which stands for the client: no registration first."""
+
+
+@pytest.mark.parametrize(
+    ("document", "client_id", "redirect_uri", "approved"),
+    [
+        (
+            {"client_id": DOCUMENT, "redirect_uris": ["http://localhost/callback"]},
+            DOCUMENT,
+            "http://localhost:61234/callback",
+            True,
+        ),
+        (
+            {"client_id": DOCUMENT, "redirect_uris": ["http://localhost/callback"]},
+            DOCUMENT,
+            "http://localhost/callback",
+            True,
+        ),
+        (
+            {"client_id": DOCUMENT, "redirect_uris": ["http://localhost/callback"]},
+            DOCUMENT,
+            "http://localhost:61234/other",
+            False,
+        ),
+        (
+            {"client_id": DOCUMENT, "redirect_uris": ["https://app.example/cb"]},
+            DOCUMENT,
+            "https://app.example:8443/cb",
+            False,
+        ),
+        (
+            {"client_id": "https://elsewhere.example/doc", "redirect_uris": ["http://localhost/callback"]},
+            DOCUMENT,
+            "http://localhost/callback",
+            False,
+        ),
+        (None, DOCUMENT, "http://localhost/callback", False),
+        (None, TEST_CLIENT_ID, "http://127.0.0.1:5000/callback", True),
+    ],
+)
+async def test_a_client_id_metadata_document_stands_for_a_client_and_loopback_redirects_take_any_port(
+    http: httpx.AsyncClient,
+    fake: FakePostHog,
+    document: dict[str, Any] | None,
+    client_id: str,
+    redirect_uri: str,
+    approved: bool,
+) -> None:
+    if document is not None:
+        fake.oauth.documents[DOCUMENT] = document
+    response = await http.get(
+        "/oauth/authorize/", params=authorize_params(client_id=client_id, redirect_uri=redirect_uri)
+    )
+    assert response.status_code == (302 if approved else 400)
+    if approved:
+        assert response.headers["location"].startswith(f"{redirect_uri}?code=")
+
+
 @pytest.mark.parametrize(
     ("changes", "error", "description"),
     [
