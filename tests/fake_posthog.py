@@ -7,6 +7,11 @@ from the same seeded state, named by the module constants below, and records eve
 Besides the 13 endpoints it answers four that tell a key's reach: the key's own record
 (/api/personal_api_keys/@current/), its owner (/api/users/@me/), a project (/api/projects/{id}/) and an
 organization (/api/organizations/{id}/).
+
+It is also PostHog's OAuth 2.1 authorization server (tests.fake_oauth: metadata, /oauth/register/, an auto-approving
+/oauth/authorize/, /oauth/token/, /oauth/introspect/, /oauth/revoke/). Its `pha_` access tokens are `Key`s with
+`oauth=True`, honoured by every API endpoint like personal keys; `consent`, `access_token_lifetime`, `mint_token`,
+`expire` and `revoke` control them.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import copy
 import itertools
 import json
 import re
+import secrets
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -32,6 +39,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from tests.fake_oauth import Consent, OAuthServer
 
 # --- Keys -------------------------------------------------------------------------------------------------------
 
@@ -206,7 +215,7 @@ _DJANGO_500_PAGE = """<!doctype html>
 
 @dataclass(frozen=True)
 class Key:
-    """A personal API key. Its owner is USER when `admin`, else MEMBER_USER."""
+    """A personal API key, or an OAuth access token (`oauth`). Its owner is USER when `admin`, else MEMBER_USER."""
 
     scopes: frozenset[str]  # e.g. {"*"} or {"integration:read"}; ":write" implies ":read"; "*" is all
     admin: bool = True  # organization admin; writes on organizations (and project integration deletes) need it
@@ -217,10 +226,17 @@ class Key:
     scoped_organizations: tuple[str, ...] | None = ()
     label: str = "MCP server"
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the key record's id (not its secret value)
+    oauth: bool = False  # a `pha_` OAuth access token: never "*", and refused on /api/personal_api_keys/
+    expires_at: float | None = None  # wall-clock unix seconds; None: never expires
+    revoked: bool = False
 
     @property
     def project_scoped(self) -> bool:
         return bool(self.scoped_teams)
+
+    def live(self, now: float) -> bool:
+        """Neither revoked nor expired at `now` (unix seconds)."""
+        return not self.revoked and (self.expires_at is None or self.expires_at > now)
 
 
 @dataclass(frozen=True)
@@ -574,6 +590,11 @@ class FakePostHog:
         self._failures: list[Response] = []
         self.intercept: Callable[[Recorded], Awaitable[Response | None]] | None = None
         """Runs on every request after it is recorded: may wait (a slow PostHog) or answer in place of the API."""
+        self.consent = Consent()
+        """What the test user grants on /oauth/authorize/ (read when the code is issued)."""
+        self.access_token_lifetime = 3600
+        """Seconds an access token from /oauth/token/ lives (PostHog: 1 hour; 7 days for registered clients)."""
+        self.oauth = OAuthServer(self)
         self._next_id = itertools.count(1000)
         self._seed()
         # An ASGI endpoint (not a function) so that Starlette passes every method through to the recorder.
@@ -609,6 +630,40 @@ class FakePostHog:
         detail = f"Request was throttled. Expected available in {seconds} seconds."
         body = {"type": "throttled_error", "code": "throttled", "detail": detail, "attr": None}
         self.fail_next(429, json=body, headers={"Retry-After": str(seconds)})
+
+    def mint_token(
+        self,
+        scopes: Iterable[str],
+        *,
+        scoped_teams: Iterable[int] = (),
+        scoped_organizations: Iterable[str] = (),
+        lifetime: float = 3600,
+        admin: bool = True,
+    ) -> str:
+        """A `pha_` access token as if a user had granted these, without the flow (introspection names the test
+        client, tests.fake_oauth.TEST_CLIENT_ID, unless /oauth/token/ issued it)."""
+        granted = frozenset(scopes)
+        if "*" in granted:
+            raise ValueError("PostHog never grants '*' through OAuth")
+        value = f"pha_{secrets.token_urlsafe(30)}"
+        self.keys[value] = Key(
+            granted,
+            admin=admin,
+            scoped_teams=tuple(scoped_teams),
+            scoped_organizations=tuple(scoped_organizations),
+            label="OAuth access token",
+            oauth=True,
+            expires_at=time.time() + lifetime,
+        )
+        return value
+
+    def expire(self, token: str) -> None:
+        """Let an access token run out: its exp becomes a second ago."""
+        self.keys[token] = replace(self.keys[token], expires_at=time.time() - 1)
+
+    def revoke(self, token: str) -> None:
+        """Revoke an access token, or a refresh token and the access token issued with it."""
+        self.oauth.revoke(token)
 
     def add_integration(
         self,
@@ -867,6 +922,8 @@ class FakePostHog:
             return fail.response
 
     def _handle(self, request: Request, query: dict[str, str], raw_body: bytes) -> Response:
+        if self.oauth.serves(request.url.path):
+            return self.oauth.respond(request, query, raw_body)  # before API authentication, as in PostHog
         for route in self._routes:
             match = route.pattern.match(request.url.path)
             if match:
@@ -893,6 +950,9 @@ class FakePostHog:
             raise _Fail(_error(401, "authentication_error", "not_authenticated", detail))
         value = match.group(1).strip()
         key = self.keys.get(value)
+        if value.startswith("pha_") and (key is None or not key.live(time.time())):
+            # Inferred: PostHog's OAuth authentication refuses an unknown, expired or revoked token with this text.
+            raise _Fail(_error(401, "authentication_error", "authentication_failed", "Invalid access token."))
         if key is None:
             detail = "Personal API key found in request Authorization header is invalid."
             raise _Fail(_error(401, "authentication_error", "authentication_failed", detail))
@@ -965,10 +1025,12 @@ class FakePostHog:
     # --- The key's reach: its own record, its owner, a project, an organization ---------------------------------
 
     def _personal_api_key_refused(self, call: _Call) -> Response:
+        _refuse_oauth(call.key)
         raise _forbidden("This action does not support Personal API Key access")
 
     def _retrieve_personal_api_key(self, call: _Call) -> Response:
         """PostHog's PersonalAPIKeySerializer of the calling key; any valid key may read it, whatever its scopes."""
+        _refuse_oauth(call.key)
         lookup, key = call.path_params["id"], call.key
         if lookup not in ("@current", key.id):
             if any(other.id == lookup and other.admin == key.admin for other in self.keys.values()):
@@ -1415,6 +1477,12 @@ class FakePostHog:
             ):
                 return JSONResponse({"reference": ref.public()})
         return JSONResponse({"reference": None})
+
+
+def _refuse_oauth(key: Key) -> None:
+    """An OAuth access token has no personal API key record to read (inferred wording)."""
+    if key.oauth:
+        raise _forbidden("This action does not support OAuth access token access")
 
 
 def _has_scope(key: Key, scope: str) -> bool:
