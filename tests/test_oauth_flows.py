@@ -400,6 +400,7 @@ def client_id(user: User) -> str:
 
 
 LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "integrations-list", "arguments": {}}}
 ACCEPT = {
     "Accept": "application/json, text/event-stream",
     "Content-Type": "application/json",
@@ -484,22 +485,27 @@ async def test_when_posthog_cannot_check_a_token_the_answer_is_503_and_nobody_si
 
 
 async def test_a_hundred_calls_with_one_token_ask_posthog_about_it_once(fake: FakePostHog) -> None:
-    """However many calls arrive together, and however many come after within the minute, PostHog is asked about
-    the token once; after the minute, once more."""
+    """100 calls through the SDK's client (which sends one request at a time) within the minute: PostHog is asked
+    about the token once. After the minute, 100 requests at the same moment with the token (a host that sends it
+    itself, in parallel, no handshake first): PostHog is asked once more, not once per request."""
+    answers: list[httpx.Response] = []
 
-    async def calls(client: Client, count: int) -> None:
-        async with anyio.create_task_group() as group:
-            for _ in range(count):
-                group.start_soon(client.call_tool, "integrations-list", {})
+    async def post(http: httpx.AsyncClient, bearer: str) -> None:
+        answers.append(await http.post(f"{server.url}/mcp", json=CALL, headers={**ACCEPT, "Authorization": bearer}))
 
     async with remote(fake) as server, signed_in(server.url) as (client, user):
-        await calls(client, 100)
+        async with anyio.create_task_group() as group:
+            for _ in range(100):
+                group.start_soon(client.call_tool, "integrations-list", {})
         within = introspections(fake)
         server.clock.time += 61
-        await calls(client, 100)
+        async with httpx.AsyncClient(timeout=30) as http, anyio.create_task_group() as group:
+            for _ in range(100):
+                group.start_soon(post, http, f"Bearer {user.token}")
 
     assert within == 1
     assert introspections(fake) == 2
+    assert [(answer.status_code, answer.json()["result"]["isError"]) for answer in answers] == [(200, False)] * 100
     assert [r.authorization for r in api_requests(fake)] == [f"Bearer {user.token}"] * 200
 
 
@@ -634,13 +640,7 @@ async def test_a_client_that_looks_for_sign_in_on_the_servers_own_origin_complet
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": client}
         issued = await http.post(f"{server.url}/token", data={**form, "code_verifier": verifier})
         token = issued.json()["access_token"]
-        call = {
-            "jsonrpc": "2.0",
-            "id": 2,
-            "method": "tools/call",
-            "params": {"name": "integrations-list", "arguments": {}},
-        }
-        answer = await http.post(f"{server.url}/mcp", json=call, headers={**ACCEPT, "Authorization": f"Bearer {token}"})
+        answer = await http.post(f"{server.url}/mcp", json=CALL, headers={**ACCEPT, "Authorization": f"Bearer {token}"})
 
     assert metadata["issuer"] == server.posthog
     assert registered.status_code == 201
