@@ -36,7 +36,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from mcp.shared.exceptions import MCPError
 from pydantic import AnyUrl
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.config import Settings
 from server.http import build_http_app
@@ -56,10 +58,11 @@ from tests.fake_posthog import (
     serving,
     until_healthy,
 )
+from tests.test_conformance import SCENARIOS, suite
 from tests.test_typescript_sdk import node, package_folder
 from tools import TOOLS
 
-__all__ = ["node"]  # a fixture, imported for the TypeScript tests
+__all__ = ["node", "suite"]  # fixtures, imported for the TypeScript and conformance tests
 
 REDIRECT = "http://127.0.0.1:8976/callback"
 """Where the user's browser is sent back with the code. Nothing listens there: the browser reads the Location."""
@@ -764,3 +767,47 @@ async def test_typescript_clients_sign_in_refresh_when_told_and_keep_to_their_gr
     assert elsewhere["isError"] is True
     assert f"may act only in project {PROJECT_ID}, not project {OTHER_PROJECT_ID}" in elsewhere["text"]
     assert [r.path for r in scoped] == [f"/api/projects/{PROJECT_ID}/integrations/"]
+
+
+HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})
+
+
+def bearer_proxy(http: httpx.AsyncClient, upstream: str, token: str) -> ASGIApp:
+    """Forwards every request to `upstream` as it came (method, path, Host, Origin, body), adding the user's
+    token: the conformance suite's server scenarios send no credentials and have no option to."""
+
+    async def forward(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        headers = [(name, value) for name, value in request.headers.items() if name not in HOP_BY_HOP]
+        answer = await http.request(
+            request.method,
+            f"{upstream}{request.url.path}{'?' + request.url.query if request.url.query else ''}",
+            headers=[*headers, ("authorization", f"Bearer {token}")],
+            content=await request.body(),
+        )
+        kept = {name: value for name, value in answer.headers.items() if name not in HOP_BY_HOP}
+        await Response(answer.content, answer.status_code, kept)(scope, receive, send)
+
+    return forward
+
+
+async def test_the_conformance_scenarios_pass_on_a_shared_server_with_oauth_for_a_signed_in_user(
+    suite: str, fake: FakePostHog
+) -> None:
+    """The official suite's scenarios that tests/test_conformance.py runs against --single-user, here against a
+    shared server that lets in only OAuth-checked callers: a proxy adds a signed-in user's token to every request
+    the suite makes, Host and Origin as the suite sent them (so DNS-rebinding protection still judges them)."""
+    token = fake.mint_token(OFFERED.split())
+    async with (
+        remote(fake) as server,
+        httpx.AsyncClient(timeout=30) as http,
+        serving(bearer_proxy(http, server.url, token)) as proxy,
+    ):
+        for scenario in SCENARIOS:
+            with anyio.fail_after(120):
+                run = await anyio.run_process([suite, "server", "--url", f"{proxy}/mcp", "--scenario", scenario])
+            assert "0 failed" in run.stdout.decode(), run.stdout.decode()
+    assert introspections(fake) == 1
+    assert {r.authorization for r in api_requests(fake)} <= {f"Bearer {token}"}
