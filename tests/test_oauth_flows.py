@@ -4,7 +4,8 @@ tool call that reaches PostHog with the user's `pha_` token.
 Everything is on 127.0.0.1 and over real HTTP: the fake PostHog (which is also the authorization server) and the
 server each listen on a port, and the clients are the real ones: the mcp SDK's `OAuthClientProvider` here, the
 TypeScript SDKs' OAuth clients in `test_typescript_clients_*`. The user's browser is a plain HTTP client that opens
-the authorize URL, where the fake's test user approves at once, and reads the code from the redirect.
+the authorize URL, where the fake's test user approves at once, and reads the code from the redirect. Last, the
+official conformance suite's scenarios run against the shared server with a signed-in user's token.
 """
 
 from __future__ import annotations
@@ -807,7 +808,10 @@ async def test_the_conformance_scenarios_pass_on_a_shared_server_with_oauth_for_
     ):
         for scenario in SCENARIOS:
             with anyio.fail_after(120):
-                run = await anyio.run_process([suite, "server", "--url", f"{proxy}/mcp", "--scenario", scenario])
-            assert "0 failed" in run.stdout.decode(), run.stdout.decode()
+                run = await anyio.run_process(
+                    [suite, "server", "--url", f"{proxy}/mcp", "--scenario", scenario], check=False
+                )
+            assert run.returncode == 0, run.stdout.decode() + run.stderr.decode()
+            assert "0 failed" in run.stdout.decode(), scenario
     assert introspections(fake) == 1
     assert {r.authorization for r in api_requests(fake)} <= {f"Bearer {token}"}
