@@ -73,6 +73,13 @@ PROJECT_TOOLS = sorted(spec.name for spec in TOOLS if spec.path.startswith("/api
 OFFERED = "integration:read integration:write organization:read organization:write organization_integration:write"
 """The scopes of the 13 tools: what the server's challenge asks a user to grant."""
 RUNNER = Path(__file__).with_name("ts") / "oauth_flow.mjs"
+LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "integrations-list", "arguments": {}}}
+ACCEPT = {
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+    "Mcp-Protocol-Version": "2025-11-25",
+}
 SCRIPT = Path(sys.executable).with_name("posthog-integrations-mcp")
 
 
@@ -226,6 +233,12 @@ def api_requests(fake: FakePostHog) -> list[Recorded]:
 def token_forms(fake: FakePostHog) -> list[dict[str, str]]:
     """The form of each POST /oauth/token/, in order."""
     return [dict(parse_qsl(str(r.body))) for r in fake.requests if r.path == "/oauth/token/"]
+
+
+def client_id(user: User) -> str:
+    assert user.storage.client_info is not None
+    assert user.storage.client_info.client_id is not None
+    return user.storage.client_info.client_id
 
 
 def text_of(result: types.CallToolResult) -> str:
@@ -395,21 +408,6 @@ async def test_a_client_whose_token_ran_out_refreshes_it_and_goes_on(fake: FakeP
     assert stale.status_code == 401
     assert challenge_error(stale.headers["www-authenticate"]) == "invalid_token"
     assert (reused.status_code, reused.json()["error"]) == (400, "invalid_grant")
-
-
-def client_id(user: User) -> str:
-    assert user.storage.client_info is not None
-    assert user.storage.client_info.client_id is not None
-    return user.storage.client_info.client_id
-
-
-LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "integrations-list", "arguments": {}}}
-ACCEPT = {
-    "Accept": "application/json, text/event-stream",
-    "Content-Type": "application/json",
-    "Mcp-Protocol-Version": "2025-11-25",
-}
 
 
 @pytest.mark.parametrize("ended", ["revoked", "expired"])
