@@ -130,17 +130,46 @@ async def test_a_client_that_looks_for_sign_in_on_this_origin_is_sent_to_posthog
     assert answer.headers["Location"] == server + location
 
 
-async def test_the_challenge_follows_the_public_url_and_the_offered_tools(fake: FakePostHog, clock: FakeClock) -> None:
-    options = Options(public_url=PUBLIC, allowed_hosts=("127.0.0.1:*",), read_only=True)
+@pytest.mark.parametrize(
+    ("options", "challenge"),
+    [
+        (
+            Options(public_url=PUBLIC, allowed_hosts=("127.0.0.1:*",), read_only=True),
+            f'Bearer resource_metadata="{PUBLIC}/.well-known/oauth-protected-resource/mcp", '
+            'scope="integration:read organization:read"',
+        ),
+        (
+            Options(enabled=frozenset()),
+            'Bearer resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"',
+        ),
+    ],
+)
+async def test_the_challenge_follows_the_public_url_and_the_offered_tools(
+    fake: FakePostHog, clock: FakeClock, options: Options, challenge: str
+) -> None:
+    """No tools offered, no scope to ask for: the challenge leaves `scope` out rather than send it empty."""
     app = build_http_app(Settings.from_env({}), options, httpx.ASGITransport(app=fake.app), clock.policy(), clock.now)
     async with serving(app) as url, httpx.AsyncClient() as http:
         answer = await http.post(f"{url}/mcp", json={}, headers={"Accept": "application/json, text/event-stream"})
     assert answer.status_code == 401
-    assert answer.headers["WWW-Authenticate"] == (
-        f'Bearer resource_metadata="{PUBLIC}/.well-known/oauth-protected-resource/mcp", '
-        'scope="integration:read organization:read"'
-    )
+    assert answer.headers["WWW-Authenticate"] == challenge
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/.well-known/oauth-protected-resource"),
+        ("DELETE", "/.well-known/oauth-protected-resource/mcp"),
+        ("PUT", "/token"),
+        ("DELETE", "/register"),
+        ("PATCH", "/.well-known/oauth-authorization-server"),
+    ],
+)
+async def test_the_metadata_is_only_read_and_the_redirects_only_take_get_and_post(method: str, path: str) -> None:
+    async with app_for(Options()) as http:
+        answer = await http.request(method, path)
+    assert answer.status_code == 405
 
 
 @pytest.mark.parametrize(
