@@ -3,12 +3,11 @@ the key or OAuth access token may do, each refusal explained."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from server.options import Options
-from tools import ToolSpec
+from tools import TOOLS, ToolSpec
 from tools.spec import CURRENT, Target
 
 KEY_RECORD = "/api/personal_api_keys/@current/"
@@ -130,6 +129,6 @@ def refusal(spec: ToolSpec[Any], options: Options, key: KeyAccess | None, read_o
     return key.missing(spec) if key is not None else None
 
 
-def offered_scopes(specs: Iterable[ToolSpec[Any]], options: Options) -> list[str]:
+def offered_scopes(options: Options) -> list[str]:
     """The scopes of the tools the operator offers: what a user signing in is asked to grant."""
-    return sorted({spec.scope for spec in specs if refusal(spec, options, None) is None})
+    return sorted({spec.scope for spec in TOOLS if refusal(spec, options, None) is None})

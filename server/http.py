@@ -37,7 +37,6 @@ from server.options import NO, YES, Options, parse_options
 from server.posthog import PostHog
 from server.retries import RetryPolicy
 from server.state import State
-from tools import TOOLS
 from tools.digits import ascii_int, ascii_uuid
 
 logger = logging.getLogger(__name__)
@@ -109,9 +108,7 @@ def build_http_app(
     keys = Keys(stdio=False, now=clock)
     posthog = PostHog(settings, retry or RetryPolicy(), transport)
     server = build_server(settings, options, caller_of=caller_of, keys=keys, posthog=posthog)
-    resource = Resource(
-        options.origin, options.authorization_server or settings.host, tuple(offered_scopes(TOOLS, options))
-    )
+    resource = Resource(options.origin, options.authorization_server or settings.host, tuple(offered_scopes(options)))
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=list(options.allowed_hosts or LOOPBACK_HOSTS),
