@@ -12,12 +12,6 @@ from tools.spec import CURRENT, Target
 
 KEY_RECORD = "/api/personal_api_keys/@current/"
 """Where PostHog tells a personal API key its own scopes; any valid key may read it."""
-ACCESS_TOKEN = "pha_"
-"""The prefix of PostHog's OAuth access tokens, which the REST API accepts as it does personal keys (`phx_`)."""
-
-
-def is_access_token(value: str) -> bool:
-    return value.startswith(ACCESS_TOKEN)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Who a call acts for: a PostHog key and its defaults.
+"""Who a call acts for: a PostHog key (or OAuth access token) and its defaults.
 
 Over stdio that is the process's configuration. Over HTTP it is each request's own `Authorization` and
 `X-PostHog-*` headers, so nothing of one caller is kept where another could reach it.
@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from server.config import Settings
+
+ACCESS_TOKEN = "pha_"
+"""The prefix of PostHog's OAuth access tokens, which its REST API accepts as it does personal keys (`phx_`)."""
+
+
+def is_access_token(value: str) -> bool:
+    return value.startswith(ACCESS_TOKEN)
 
 
 @dataclass(frozen=True)

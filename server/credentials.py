@@ -19,7 +19,8 @@ from typing import Any
 import anyio
 from pydantic import SecretStr
 
-from server.access import KEY_RECORD, KeyAccess, is_access_token
+from server.access import KEY_RECORD, KeyAccess
+from server.caller import is_access_token
 from server.errors import ApiError, AuthenticationFailed, ConnectionFailed, PostHogError, ServerError
 from server.posthog import PostHog
 from tools.request import ApiRequest

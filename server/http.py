@@ -25,9 +25,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.access import is_access_token, offered_scopes
+from server.access import offered_scopes
 from server.app import build_server
-from server.caller import Caller, process_caller
+from server.caller import Caller, is_access_token, process_caller
 from server.config import Settings, is_loopback
 from server.credentials import OUTAGE_WAIT, Keys, Tokens, Unavailable, digest
 from server.errors import KEYS_PAGE

@@ -10,7 +10,7 @@ import httpx
 from pydantic import SecretStr
 
 from server import __version__
-from server.access import is_access_token
+from server.caller import is_access_token
 from server.config import Settings
 from server.errors import ApiError, PostHogError, error_for_status, not_json_answer, too_large, unreachable
 from server.retries import RETRY_ERRORS, RETRY_STATUSES, RetryPolicy

@@ -16,8 +16,8 @@ import anyio
 import anyio.abc
 from pydantic import SecretStr
 
-from server.access import KeyAccess, is_access_token, refusal
-from server.caller import Caller, process_caller
+from server.access import KeyAccess, refusal
+from server.caller import Caller, is_access_token, process_caller
 from server.config import Settings
 from server.credentials import Keys, Unavailable, ask, digest
 from server.errors import ApiError, PermissionDenied, PostHogError
