@@ -383,7 +383,8 @@ class Gate:
 
 
 def _too_many(wait: float) -> JSONResponse:
-    seconds = max(1, math.ceil(wait))
+    """`wait` is above 0: a counted key is less than a minute old."""
+    seconds = math.ceil(wait)
     message = (
         f"This address presented {NEWCOMERS} credentials new to this server in the last minute, each of which costs "
         f"PostHog a request: try again in {seconds} s."
@@ -393,6 +394,6 @@ def _too_many(wait: float) -> JSONResponse:
 
 def _unavailable(outage: Unavailable) -> JSONResponse:
     """PostHog could not check the token: the client should wait and try again, not send the user to sign in."""
-    seconds = max(1, math.ceil(outage.retry_after or OUTAGE_WAIT))
+    seconds = math.ceil(outage.retry_after or OUTAGE_WAIT)
     message = f"{outage} Try again in {seconds} s; there is no need to sign in again."
     return JSONResponse({"error": "temporarily_unavailable", "message": message}, 503, {"Retry-After": str(seconds)})

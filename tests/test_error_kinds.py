@@ -294,3 +294,40 @@ def test_answers_that_cannot_be_read_say_what_came_and_what_to_do() -> None:
         f"a cut-off answer?). Try again in a moment; if it persists, check POSTHOG_HOST ({HOST})."
     )
     assert too_large(1).unsure_write is False
+
+
+@pytest.mark.parametrize(
+    ("status", "detail", "message"),
+    [
+        (
+            401,
+            "Invalid access token.",
+            "PostHog rejected the OAuth access token (401): Invalid access token. It expired or was revoked: your MCP "
+            "client signs in to PostHog again on its next request (or reconnect the server), then call again.",
+        ),
+        (
+            403,
+            "API key missing required scope 'integration:write'",
+            "The OAuth access token lacks the scope integration:write (403). Sign in to PostHog again, reconnecting "
+            "this server in your MCP client, and grant integration:write; then call again.",
+        ),
+        (
+            403,
+            "API keys with scoped projects are only supported on project-based endpoints.",
+            "PostHog refused (403): API keys with scoped projects are only supported on project-based endpoints. This "
+            "sign-in is limited to specific projects; organization tools need access to the organization: sign in to "
+            "PostHog again and grant it.",
+        ),
+        (
+            403,
+            "Your organization access level is insufficient.",
+            "PostHog refused (403): Your organization access level is insufficient. This needs an organization admin.",
+        ),
+    ],
+)
+def test_a_refusal_of_an_oauth_access_token_says_to_sign_in_again_not_to_edit_a_key(
+    status: int, detail: str, message: str
+) -> None:
+    """The user changes what a sign-in may do by signing in again: there is no key page to send them to."""
+    body = {"detail": detail}
+    assert str(error_for_status(answer(status, body), body, False, GET, HOST, oauth=True)) == message

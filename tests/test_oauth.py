@@ -202,10 +202,18 @@ def test_the_public_url_and_the_authorization_server_come_from_a_flag_or_a_varia
             ["--public-url", "mcp.example.com"],
             "--public-url (POSTHOG_MCP_PUBLIC_URL) 'mcp.example.com': use the https://",
         ),
-        (["--public-url", "https://mcp.example.com/mcp"], "give the origin alone (https://mcp.example.com)"),
+        (
+            ["--public-url", "https://mcp.example.com/mcp"],
+            "--public-url (POSTHOG_MCP_PUBLIC_URL) 'https://mcp.example.com/mcp': give the origin alone "
+            "(https://mcp.example.com): the server adds /mcp and the OAuth metadata's paths\n",
+        ),
         (["--public-url", "https://mcp.example.com/?a=1"], "use the https:// URL of the public server"),
         (["--public-url", "https://user@mcp.example.com"], "use the https:// URL of the public server"),
-        (["--public-url", "http://mcp.example.com"], "plain http:// is accepted only for 127.0.0.1, ::1 and localhost"),
+        (
+            ["--public-url", "http://mcp.example.com"],
+            "--public-url (POSTHOG_MCP_PUBLIC_URL) 'http://mcp.example.com': use https:// (plain http:// is accepted "
+            "only for 127.0.0.1, ::1 and localhost)\n",
+        ),
         (["--authorization-server", "ftp://oauth.posthog.com"], "use the https:// URL of the sign-in server"),
         (["--authorization-server", "http://oauth.posthog.com"], "plain http:// is accepted only for"),
     ],

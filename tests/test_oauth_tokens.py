@@ -388,3 +388,20 @@ async def test_an_active_tokens_answer_is_kept_until_its_exp_or_a_minute_and_a_s
         clock.time = kept
         assert (await post(url, "pha_kept_0123456789")).status_code == 200
     assert (asked, len(introspections(fake))) == (1, 2)
+
+
+@pytest.mark.parametrize("scope_check", [True, False])
+async def test_a_failure_that_is_no_answer_about_the_token_leaves_it_as_it_was(
+    fake: FakePostHog, clock: FakeClock, scope_check: bool
+) -> None:
+    """An unreadable answer says nothing of the token: the call fails with PostHog's words, and the token is not
+    asked about again."""
+    token = fake.mint_token(READS)
+    async with remote(fake, clock, Options(scope_check=scope_check)) as url, caller(url, token) as client:
+        await client.list_tools(cache_mode="bypass")
+        fake.fail_next(200, text="<html>maintenance</html>", content_type="text/html")
+        result = await client.call_tool("integrations-get", {"id": 7})
+        again = await client.call_tool("integrations-list", {})
+    assert (result.is_error, again.is_error) == (True, False)
+    assert text(result).startswith("PostHog answered HTTP 200 with text/html that is not JSON")
+    assert len(introspections(fake)) == 1
