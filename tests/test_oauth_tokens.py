@@ -114,13 +114,26 @@ async def test_a_token_is_let_in_on_posthogs_word_and_its_scopes_decide_the_tool
     assert [request.path for request in fake.requests] == [INTROSPECTION]
 
 
-async def test_a_star_in_a_tokens_scope_grants_nothing_since_oauth_has_none(
-    fake: FakePostHog, clock: FakeClock
+@pytest.mark.parametrize(
+    ("answer", "tools"),
+    [
+        ({"scope": "* integration:read"}, READ_TOOLS[:5]),
+        ({"scope": "*"}, []),
+        ({}, []),
+        ({"scope": None}, []),
+        ({"scope": ["integration:read"]}, []),
+        ({"scope": "organization:read", "scoped_teams": None, "scoped_organizations": None}, READ_TOOLS[5:]),
+    ],
+)
+async def test_an_active_tokens_answer_grants_only_the_oauth_scopes_it_names(
+    fake: FakePostHog, clock: FakeClock, answer: dict[str, Any], tools: list[str]
 ) -> None:
-    answering(fake, 200, {"active": True, "scope": "* integration:read", "scoped_teams": [], "exp": 4102444800})
+    """`*` is no OAuth scope, so an answer naming it grants nothing by it; no scope, or one that is not a
+    space-separated string, grants nothing; null limits are no limits."""
+    answering(fake, 200, {"active": True, "exp": 4102444800, **answer})
     async with remote(fake, clock) as url, caller(url, "pha_star_0123456789") as client:
         listed = [tool.name for tool in (await client.list_tools(cache_mode="bypass")).tools]
-    assert sorted(listed) == sorted(READ_TOOLS[:5])
+    assert sorted(listed) == sorted(tools)
 
 
 async def test_one_introspection_a_minute_however_many_requests_then_the_answer_is_asked_again(
