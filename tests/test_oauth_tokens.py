@@ -4,6 +4,7 @@ alone, its scopes and projects shaping what the caller sees, and PostHog's outag
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -272,8 +273,10 @@ async def test_when_posthog_cannot_say_the_client_waits_and_is_not_sent_to_sign_
     headers: dict[str, str] | None,
     retry_after: str,
     why: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """503 with Retry-After (PostHog's, else 5 s), never 401; nothing is remembered, so PostHog back is asked again."""
+    """503 with Retry-After (PostHog's, else 5 s), never 401; nothing is remembered, so PostHog back is asked again.
+    The operator's log says what PostHog did, without the token."""
     token = fake.mint_token(READS)
     transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=fake.app)
     if status:
@@ -281,13 +284,18 @@ async def test_when_posthog_cannot_say_the_client_waits_and_is_not_sent_to_sign_
     else:
         transport = Unreachable()
     app = build_http_app(Settings.from_env({}), Options(), transport, clock.policy(), clock.now)
-    async with serving(app) as url:
-        down = await post(url, token)
-        fake.intercept = None
-        if not status:
-            return await check_down(down, retry_after, why)
-        back = await post(url, token)
+    with caplog.at_level(logging.WARNING, logger="server.credentials"):
+        async with serving(app) as url:
+            down = await post(url, token)
+            fake.intercept = None
+            back = await post(url, token) if status else down
+    logged = [record.getMessage() for record in caplog.records]
+    assert len(logged) == 1
+    assert logged[0].startswith("PostHog could not check an access token: ")
+    assert token not in logged[0]
     await check_down(down, retry_after, why)
+    if not status:
+        return
     assert back.status_code == 200
     assert len(introspections(fake)) == 2
 
