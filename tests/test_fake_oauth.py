@@ -12,11 +12,12 @@ import httpx
 import httpx2
 import pytest
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 
 from tests.fake_oauth import SCOPES_SUPPORTED, TEST_CLIENT_ID, TEST_CLIENT_NAME, TEST_REDIRECT_URI, Consent, s256
 from tests.fake_posthog import FULL_KEY, ORG_ID, OTHER_PROJECT_ID, PROJECT_ID, VERCEL_ORG_INTEGRATION_ID, FakePostHog
+from tests.test_oauth_flows import Memory
 
 pytestmark = pytest.mark.anyio
 
@@ -847,26 +848,6 @@ async def test_oauth_paths_answer_before_api_authentication_with_or_without_the_
     assert fake.requests[-1].path == path
 
 
-class _Storage:
-    """The SDK's TokenStorage, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
 async def test_the_sdk_oauth_client_registers_signs_in_and_reaches_the_api(fake: FakePostHog) -> None:
     """The mcp SDK's own OAuth client speaks to this fake: discovery, registration, PKCE, code exchange."""
     transport = httpx2.ASGITransport(app=fake.app)
@@ -886,7 +867,7 @@ async def test_the_sdk_oauth_client_registers_signs_in_and_reaches_the_api(fake:
         grant_types=["authorization_code", "refresh_token"],
         scope="integration:read",
     )
-    storage = _Storage()
+    storage = Memory()
     url = f"http://testserver{INTEGRATIONS}"
     provider = OAuthClientProvider(url, metadata, storage, follow, callback)
     async with httpx2.AsyncClient(transport=transport, auth=provider) as client:
