@@ -249,20 +249,21 @@ class Unreachable(httpx.AsyncBaseTransport):
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "headers", "retry_after", "why"),
+    ("status", "body", "headers", "retry_after", "why", "logged_why"),
     [
-        (503, {"detail": "down"}, {"Retry-After": "7"}, "7", "PostHog answered HTTP 503"),
-        (500, {"detail": "boom"}, None, "5", "PostHog answered HTTP 500"),
-        (502, "<html>bad gateway</html>", None, "5", "PostHog answered HTTP 502"),
+        (503, {"detail": "down"}, {"Retry-After": "7"}, "7", "PostHog answered HTTP 503", "HTTP 503"),
+        (500, {"detail": "boom"}, None, "5", "PostHog answered HTTP 500", "HTTP 500"),
+        (502, "<html>bad gateway</html>", None, "5", "PostHog answered HTTP 502", "HTTP 502"),
         (
             429,
             {"detail": "Request was throttled. Expected available in 3 seconds."},
             {"Retry-After": "3"},
             "3",
             "PostHog answered HTTP 429",
+            "(429)",
         ),
-        (200, "<html>maintenance</html>", None, "5", "PostHog gave an answer this server cannot read"),
-        (0, None, None, "5", "PostHog could not be reached"),
+        (200, "<html>maintenance</html>", None, "5", "PostHog gave an answer this server cannot read", "not JSON"),
+        (0, None, None, "5", "PostHog could not be reached", "Cannot reach PostHog"),
     ],
 )
 async def test_when_posthog_cannot_say_the_client_waits_and_is_not_sent_to_sign_in(
@@ -273,6 +274,7 @@ async def test_when_posthog_cannot_say_the_client_waits_and_is_not_sent_to_sign_
     headers: dict[str, str] | None,
     retry_after: str,
     why: str,
+    logged_why: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """503 with Retry-After (PostHog's, else 5 s), never 401; nothing is remembered, so PostHog back is asked again.
@@ -292,6 +294,7 @@ async def test_when_posthog_cannot_say_the_client_waits_and_is_not_sent_to_sign_
     logged = [record.getMessage() for record in caplog.records]
     assert len(logged) == 1
     assert logged[0].startswith("PostHog could not check an access token: ")
+    assert logged_why in logged[0]
     assert token not in logged[0]
     await check_down(down, retry_after, why)
     if not status:
@@ -426,3 +429,35 @@ async def test_a_failure_that_is_no_answer_about_the_token_leaves_it_as_it_was(
     assert (result.is_error, again.is_error) == (True, False)
     assert text(result).startswith("PostHog answered HTTP 200 with text/html that is not JSON")
     assert len(introspections(fake)) == 1
+
+
+@pytest.mark.parametrize(
+    ("scopes", "teams", "tool", "reason"),
+    [
+        (
+            ["integration:read", "organization:read"],
+            [PROJECT_ID],
+            "role-external-references-list",
+            "the OAuth access token is limited to specific projects, and PostHog refuses such tokens on organization "
+            "tools",
+        ),
+        (
+            READS,
+            [],
+            "integrations-create",
+            "the OAuth access token lacks the scope integration:write (sign in to PostHog again, reconnecting this "
+            "server in your MCP client, and grant it)",
+        ),
+    ],
+)
+async def test_a_tool_the_sign_in_does_not_allow_is_refused_saying_how_to_get_it(
+    fake: FakePostHog, clock: FakeClock, scopes: list[str], teams: list[int], tool: str, reason: str
+) -> None:
+    token = fake.mint_token(scopes, scoped_teams=teams)
+    async with remote(fake, clock) as url, caller(url, token) as client:
+        result = await client.call_tool(tool, {"kind": "github", "config": {}} if "create" in tool else {})
+    assert (result.is_error, text(result)) == (
+        True,
+        f"{tool} is not available here: {reason}. Nothing was sent to PostHog.",
+    )
+    assert [request.path for request in fake.requests] == [INTROSPECTION]
