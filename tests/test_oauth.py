@@ -76,15 +76,22 @@ async def test_the_metadata_names_this_server_posthog_and_the_scopes_of_the_tool
 
 @pytest.mark.parametrize("allowed_origins", [(), ("https://app.example.com",)])
 @pytest.mark.parametrize(
-    "path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-authorization-server", "/token"]
+    ("method", "path"),
+    [
+        ("GET", "/.well-known/oauth-protected-resource/mcp"),
+        ("GET", "/.well-known/oauth-authorization-server"),
+        ("POST", "/token"),
+        ("POST", "/register"),
+    ],
 )
 async def test_any_web_origin_may_read_the_metadata_and_follow_the_redirects_whatever_origins_mcp_allows(
-    allowed_origins: tuple[str, ...], path: str
+    allowed_origins: tuple[str, ...], method: str, path: str
 ) -> None:
-    """A browser-based client reads these before it has a token, from its own origin; /mcp keeps its own list."""
+    """A browser-based client reads these before it has a token, from its own origin, and registers and asks for
+    tokens by POST; /mcp keeps its own list."""
     preflight = {
         "Origin": "https://claude.ai",
-        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "mcp-protocol-version",
     }
     async with app_for(Options(allowed_origins=allowed_origins)) as http:
