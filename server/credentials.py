@@ -118,7 +118,7 @@ async def ask(posthog: PostHog, key: SecretStr) -> Said:
 async def _introspect(posthog: PostHog, token: SecretStr) -> Said:
     """Self-introspection: the token is both the bearer and the one asked about. Only an active token is valid; an
     answer PostHog gives about the caller (any 4xx) rejects it; one about PostHog (no answer, 5xx, 429) is an outage."""
-    request = ApiRequest("POST", INTROSPECTION, {}, {"token": token.get_secret_value()})
+    request = ApiRequest("POST", INTROSPECTION, {}, {"token": token.get_secret_value()}, form=True)
     try:
         answer = await posthog.send(request, token)
     except ApiError as failure:

@@ -100,7 +100,8 @@ class PostHog:
                 request.method,
                 request.path,
                 params=request.query or None,
-                json=request.body,
+                json=None if request.form else request.body,
+                data=request.body if request.form else None,
                 headers=headers,
                 timeout=timeouts(seconds),
             ) as response:

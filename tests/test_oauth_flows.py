@@ -305,7 +305,7 @@ async def test_a_client_signs_in_from_the_first_401_and_its_calls_reach_posthog_
     assert call.authorization == f"Bearer {user.token}"
     introspection = next(r for r in fake.requests if r.path == "/oauth/introspect/")
     assert introspection.authorization == f"Bearer {user.token}"
-    assert introspection.body == {"token": user.token}
+    assert introspection.body == f"token={user.token}"
 
 
 GRANTS: list[tuple[Consent, list[str]]] = [

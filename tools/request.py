@@ -17,6 +17,8 @@ class ApiRequest:
     path: str
     query: dict[str, str]
     body: dict[str, Any] | None
+    form: bool = False
+    """The body goes form-encoded, as OAuth endpoints take it (RFC 6749, 7662), rather than as JSON."""
 
 
 def resolve_target(arguments: Arguments, host: str, project_id: str | None, organization_id: str | None) -> Target:
