@@ -9,6 +9,7 @@ the call the user's own (as PostHog's and GitHub's hosted MCP servers do); the R
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,7 @@ class Resource:
         return RedirectResponse(f"{self.authorization_server}{SIGN_IN[request.url.path]}{query}", 307)
 
 
-def _open_to_all(endpoint: Any) -> ASGIApp:
+def _open_to_all(endpoint: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
     return CORSMiddleware(
         request_response(endpoint), allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"]
     )
