@@ -148,7 +148,7 @@ def argument_parser() -> argparse.ArgumentParser:
         prog="posthog-integrations-mcp",
         description="MCP server for PostHog's integrations API, over stdio. PostHog itself is configured in the "
         "environment: POSTHOG_PERSONAL_API_KEY, POSTHOG_HOST, POSTHOG_PROJECT_ID, POSTHOG_ORGANIZATION_ID, "
-        "POSTHOG_MCP_TIMEOUT, POSTHOG_MCP_LOG_LEVEL.",
+        "POSTHOG_MCP_TIMEOUT, POSTHOG_MCP_LOG_LEVEL, POSTHOG_MCP_MAX_RESULT_TOKENS.",
         epilog="Each flag has an environment variable, shown in brackets; the flag wins.",
     )
     parser.add_argument(
