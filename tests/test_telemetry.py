@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as SentSpan
 from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from server.options import Options
 from tests.conftest import FakeClock, connected
@@ -24,7 +34,10 @@ from tests.fake_posthog import (
     TWILIO_AUTH_TOKEN,
     TWILIO_INTEGRATION_ID,
     FakePostHog,
+    running,
+    serving,
 )
+from tests.test_stdio import INITIALIZE, converse, request
 
 TRANSPORTS = ("auto", "legacy", "http")
 """In-process (as over stdio) in both protocol eras, and over streamable HTTP."""
@@ -255,3 +268,73 @@ async def test_no_span_holds_the_key_a_secret_from_a_result_an_env_value_or_a_qu
     for secret in (FULL_KEY, *SLACK_SECRETS, TWILIO_AUTH_TOKEN, SECRET, str(QUERY_VALUE), "Bearer"):
         assert secret not in told
     assert f"/integrations/{SLACK_INTEGRATION_ID}/" not in told  # the template, never the filled-in path
+
+
+class OtlpCollector:
+    """An OTLP/HTTP endpoint that keeps what it receives: the raw bodies, and the spans and metric names in them."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.spans: list[tuple[str, SentSpan]] = []
+        self.metrics: set[str] = set()
+        self.app = Starlette(routes=[Route("/v1/{signal}", self.receive, methods=["POST"])])
+
+    async def receive(self, http: Request) -> Response:
+        body = await http.body()
+        self.bodies.append(body)
+        if http.path_params["signal"] == "traces":
+            traces = ExportTraceServiceRequest.FromString(body)
+            for resource in traces.resource_spans:
+                service = next(a.value.string_value for a in resource.resource.attributes if a.key == "service.name")
+                self.spans += [(service, span) for scope in resource.scope_spans for span in scope.spans]
+        else:
+            sent = ExportMetricsServiceRequest.FromString(body)
+            self.metrics |= {m.name for r in sent.resource_metrics for scope in r.scope_metrics for m in scope.metrics}
+        return Response(b"", media_type="application/x-protobuf")
+
+
+async def test_the_installed_server_exports_to_the_otlp_endpoint_that_the_standard_variables_name(
+    fake: FakePostHog,
+) -> None:
+    collector = OtlpCollector()
+    async with running(fake) as url, serving(collector.app) as endpoint:
+        env = {
+            "POSTHOG_PERSONAL_API_KEY": FULL_KEY,
+            "POSTHOG_HOST": url,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_SERVICE_NAME": "integrations-mcp-test",
+        }
+        messages, stderr = await converse(
+            env,
+            [
+                request(1, "initialize", INITIALIZE),
+                b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n',
+                request(2, "tools/call", {"name": "integrations-get", "arguments": {"id": TWILIO_INTEGRATION_ID}}),
+                request(3, "tools/call", {"name": "integrations-get", "arguments": {"id": 999_999}}),
+            ],
+        )
+    answers = {message["id"]: message["result"] for message in messages}
+    assert (answers[2]["isError"], answers[3]["isError"]) == (False, True)
+    kinds = {span.name: (service, span.kind) for service, span in collector.spans}
+    assert {name: kinds.get(name) for name in ("tools/call integrations-get", f"GET {ITEM}")} == {
+        "tools/call integrations-get": ("integrations-mcp-test", SentSpan.SPAN_KIND_SERVER),
+        f"GET {ITEM}": ("integrations-mcp-test", SentSpan.SPAN_KIND_CLIENT),
+    }
+    executed = [span for _, span in collector.spans if span.name == "execute_tool integrations-get"]
+    (failed,) = [span for span in executed if span.status.message]
+    assert failed.status.message == answers[3]["content"][0]["text"]
+    assert {"mcp.server.operation.duration", "http.client.request.duration"} <= collector.metrics
+    assert not any(FULL_KEY.encode() in body or TWILIO_AUTH_TOKEN.encode() in body for body in collector.bodies)
+    assert "OpenTelemetry" not in stderr
+
+
+def test_without_the_otel_variables_the_sdk_is_not_imported() -> None:
+    """The SDK (~100 ms to import) loads only when asked for: a server built without OTEL_* variables never sees it."""
+    code = (
+        "import sys; from server.app import build_server; from server.config import Settings; "
+        "build_server(Settings.from_env({})); "
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry.sdk')))"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert printed == "[]\n"
