@@ -24,6 +24,8 @@ from server.options import Options
 from server.posthog import PostHog
 from server.retries import RetryPolicy
 from server.state import State, open_state
+from server.telemetry import configure as configure_telemetry
+from server.telemetry import tool_call
 from tools import BY_NAME, TOOLS, ToolSpec
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ def build_server(
     for PostHog's answer about it, and one process serves many keys (in several workers), so a change to one key's
     list is news to whoever next lists tools with that key, not to the listeners of any other.
     """
+    configure_telemetry()
     keys = keys or Keys(stdio=caller_of is None)
     options = options or Options()
     tools = {spec.name: mcp_tool(spec) for spec in TOOLS}
@@ -122,6 +125,17 @@ def build_server(
         spec = BY_NAME.get(params.name)
         if spec is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool {params.name!r}; tools/list names the tools.")
+        with tool_call(spec.name) as traced:
+            result = await run(ctx, params, spec)
+            if isinstance(result, types.InputRequiredResult):
+                traced.outcome = "input_required"
+            elif result.is_error:
+                traced.failed("".join(part.text for part in result.content if isinstance(part, types.TextContent)))
+            return result
+
+    async def run(
+        ctx: ServerRequestContext[State], params: types.CallToolRequestParams, spec: ToolSpec[Any]
+    ) -> types.CallToolResult | types.InputRequiredResult:
         state, who = ctx.lifespan_context, caller(ctx)
         if reason := state.refusal(spec, who):
             return error(f"{spec.name} is not available here: {reason}. Nothing was sent to PostHog.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import mcp_types as types
@@ -66,7 +66,7 @@ def prepare(
         body, secrets = substitute(request.body, state.options.secret_env)
     except SecretEnvRefused as refused:
         return error(f"{refused} Nothing was sent to PostHog.")
-    request = ApiRequest(request.method, request.path, request.query, body)
+    request = replace(request, body=body)
     return Prepared(spec, arguments, request, caller.key, secrets)
 
 

@@ -74,7 +74,8 @@ async def _question(call: Prepared, state: State) -> str | types.CallToolResult:
     what = call.request.path
     if reader(call.spec.path) is not None:
         try:
-            record = await state.posthog.send(ApiRequest("GET", call.request.path, {}, None), call.key)
+            read = ApiRequest("GET", call.request.path, {}, None, template=call.request.template)
+            record = await state.posthog.send(read, call.key)
         except PostHogError as failure:
             return error(f"{failure} Nothing was deleted.")
         if isinstance(record, dict):

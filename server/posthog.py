@@ -14,6 +14,7 @@ from server.caller import is_access_token
 from server.config import Settings
 from server.errors import ApiError, PostHogError, error_for_status, not_json_answer, too_large, unreachable
 from server.retries import RETRY_ERRORS, RETRY_STATUSES, RetryPolicy
+from server.telemetry import Attempt, attempt, server_of
 from tools.digits import ascii_int
 from tools.request import ApiRequest
 
@@ -53,6 +54,7 @@ class PostHog:
         self._retry = retry
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._server = server_of(settings.host)
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -70,18 +72,19 @@ class PostHog:
         """PostHog's parsed JSON, or None for an empty answer (a 204 delete). Reads are retried per the policy."""
         policy = self._retry
         deadline = policy.now() + self._timeout + policy.budget
-        timeout, waited, attempt = self._timeout, 0.0, 0
+        timeout, waited, tries = self._timeout, 0.0, 0
         while True:
             try:
-                return await self._once(request, key, timeout)
+                with attempt(request, tries, self._server) as sent:
+                    return await self._once(request, key, timeout, sent)
             except PostHogError as failure:
-                wait = self._wait_before_retry(request, failure, attempt)
+                wait = self._wait_before_retry(request, failure, tries)
                 if wait is None or waited + wait > policy.budget or policy.now() + wait >= deadline:
                     raise
                 logger.info("%s %s failed (%s); retrying in %.2f s", request.method, request.path, failure, wait)
             await policy.sleep(wait)
             waited += wait
-            attempt += 1
+            tries += 1
             timeout = min(self._timeout, deadline - policy.now())
 
     def _wait_before_retry(self, request: ApiRequest, failure: PostHogError, attempt: int) -> float | None:
@@ -93,7 +96,7 @@ class PostHog:
             return self._retry.wait(attempt, None)
         return None
 
-    async def _once(self, request: ApiRequest, key: SecretStr | None, seconds: float) -> Any:
+    async def _once(self, request: ApiRequest, key: SecretStr | None, seconds: float, sent: Attempt) -> Any:
         headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key is not None else None
         try:
             async with self._http.stream(
@@ -105,6 +108,7 @@ class PostHog:
                 headers=headers,
                 timeout=timeouts(seconds),
             ) as response:
+                sent.answered(response.status_code)
                 content = await _read_capped(response)
         except httpx.TransportError as error:
             raise unreachable(error, request, self._host, seconds) from error

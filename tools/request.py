@@ -19,6 +19,8 @@ class ApiRequest:
     body: dict[str, Any] | None
     form: bool = False
     """The body goes form-encoded, as OAuth endpoints take it (RFC 6749, 7662), rather than as JSON."""
+    template: str = ""
+    """`path` before its ids were filled in (the tool table's), for telemetry; empty when `path` is fixed."""
 
 
 def resolve_target(arguments: Arguments, host: str, project_id: str | None, organization_id: str | None) -> Target:
@@ -38,8 +40,9 @@ def build_request(spec: ToolSpec[Any], arguments: Arguments, target: Target) -> 
     path = spec.path.format_map({name: quote(str(ids.get(name, values.get(name))), safe="@") for name in placeholders})
     rest = {name: value for name, value in values.items() if name not in placeholders}
     if spec.method in ("POST", "PATCH"):
-        return ApiRequest(spec.method, path, query={}, body=rest)
-    return ApiRequest(spec.method, path, query={name: _query_value(value) for name, value in rest.items()}, body=None)
+        return ApiRequest(spec.method, path, query={}, body=rest, template=spec.path)
+    query = {name: _query_value(value) for name, value in rest.items()}
+    return ApiRequest(spec.method, path, query=query, body=None, template=spec.path)
 
 
 def _query_value(value: Any) -> str:
