@@ -29,6 +29,8 @@ NAME = f"posthog_integrations_mcp-{__version__}"
 SHIPPED = sorted(str(path.relative_to(ROOT)) for path in [*ROOT.glob("server/*.py"), *ROOT.glob("tools/*.py")])
 DEV_ONLY = ["pytest", "hypothesis", "ruff", "mypy", "mutmut", "hatchling"]
 
+pytestmark = pytest.mark.slow  # 12-16 s, nearly all of it pip installing the dependencies into the bare venv
+
 
 @dataclass(frozen=True)
 class Built:
