@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -77,20 +77,22 @@ class Collector:
         self.reader.get_metrics_data()
 
 
-@pytest.fixture(scope="module")
-def installed() -> Iterator[Collector]:
+@functools.cache
+def installed() -> Collector:
+    """The process's providers, set at the first test that needs them and kept: OpenTelemetry lets a process set
+    them once. (A fixture, even a session-scoped one defined here, is set up again after another file's tests run
+    between two of this file's, and the second set-up is refused: the later tests then record nothing.)"""
     collector = Collector()
     trace.set_tracer_provider(collector.tracing)
     metrics.set_meter_provider(collector.metering)
-    yield collector
-    collector.tracing.shutdown()  # the tests that follow record nothing
-    collector.metering.shutdown()
+    return collector
 
 
 @pytest.fixture
-def collected(installed: Collector) -> Collector:
-    installed.reset()
-    return installed
+def collected() -> Collector:
+    collector = installed()
+    collector.reset()
+    return collector
 
 
 @pytest.fixture(params=TRANSPORTS)
