@@ -22,6 +22,9 @@ from tools import TOOLS
 
 @dataclass
 class Report:
+    """The `doctor` command's report. That command never serves MCP (server.main dispatches one or the other), so
+    its report is its output, on stdout unless `out` says otherwise."""
+
     out: TextIO
     failed: bool = False
 

@@ -126,7 +126,6 @@ def build_http_app(
     app.add_middleware(
         Gate,
         single_user=options.single_user,
-        keys=keys,
         tokens=Tokens(posthog, keys),
         newcomers=Newcomers(clock),
         resource=resource,
@@ -301,7 +300,6 @@ class Gate:
         self,
         app: ASGIApp,
         single_user: bool,
-        keys: Keys,
         tokens: Tokens,
         newcomers: Newcomers,
         resource: Resource,
@@ -309,7 +307,8 @@ class Gate:
     ) -> None:
         self.app = app
         self.single_user = single_user
-        self.keys = keys
+        self.keys = tokens.keys
+        """The process's memory of credentials, which `Tokens` fills for access tokens and the calls for keys."""
         self.tokens = tokens
         self.newcomers = newcomers
         self.resource = resource
