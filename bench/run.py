@@ -1,4 +1,5 @@
-"""Measure our server against a bare MCP floor and FastMCP's OpenAPI peer, side by side, on the tests' fake PostHog.
+"""Measure our server against a bare MCP floor, FastMCP's OpenAPI peer and itself with its telemetry taken out, side
+by side, on the tests' fake PostHog.
 
 Run from the repository root, in the project's venv: `python -m bench` (see BENCHMARKS.md). Each round takes the
 servers in a rotated order, so that drift on a shared machine spreads over all of them.
@@ -11,11 +12,13 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +44,7 @@ LIST_PATH = f"/api/projects/{PROJECT_ID}/integrations/"
 RECORD_DELAY = 0.3
 """Seconds the fake holds the key's record during cold starts: PostHog answering it late."""
 SCOPED = "ours_scoped"
+UNTRACED = "untraced"
 T = TypeVar("T")
 Action = Callable[[], Awaitable[object]]
 
@@ -81,15 +85,31 @@ class Session:
         return result
 
 
-def contenders(url: str, peer: Path | None) -> list[Contender]:
+@contextmanager
+def untraced_copy() -> Iterator[Path]:
+    """A folder holding `server/` and `tools/` as they are here, with bench/untraced_telemetry.py as
+    `server/telemetry.py`: first on PYTHONPATH, it has the installed script run ours with the telemetry taken out."""
+    with tempfile.TemporaryDirectory(prefix="posthog-mcp-untraced-") as folder:
+        copy = Path(folder)
+        for package in ("server", "tools"):
+            shutil.copytree(BENCH.parent / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copyfile(BENCH / "untraced_telemetry.py", copy / "server" / "telemetry.py")
+        yield copy
+        if not any((copy / "server" / "__pycache__").glob("telemetry.*.pyc")):
+            raise RuntimeError(f"bench: the untraced server imported server.telemetry from elsewhere than {copy}")
+
+
+def contenders(url: str, peer: Path | None, untraced: Path) -> list[Contender]:
     env = _env(url)
     listing = {"project_id": PROJECT_ID}
     one = {"project_id": PROJECT_ID, "id": SLACK_INTEGRATION_ID}
     # --no-scope-check: our start-up then sends no request (the key-record read), like the other two.
     ours = StdioServerParameters(command=str(OURS), args=["--no-scope-check"], env=env)
+    bare = StdioServerParameters(command=str(OURS), args=["--no-scope-check"], env=env | {"PYTHONPATH": str(untraced)})
     floor = StdioServerParameters(command=sys.executable, args=[str(BENCH / "floor_server.py")], env=env)
     found = [
         Contender("ours", ours, "integrations-list", listing, "integrations-get", one),
+        Contender(UNTRACED, bare, "integrations-list", listing, "integrations-get", one),
         # The floor has one tool, so its concurrent calls are list calls: one GET each, as a get is.
         Contender("floor", floor, "integrations-list", listing, "integrations-list", listing),
     ]
@@ -259,7 +279,7 @@ async def measure(args: argparse.Namespace, peer: Path | None) -> dict[str, Any]
         httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {FULL_KEY}"}) as raw,
         AsyncExitStack() as stack,
     ):
-        servers = contenders(url, peer)
+        servers = contenders(url, peer, stack.enter_context(untraced_copy()))
         late = scoped(url)
         print(f"bench: cold starts ({args.starts} each, after one warm-up)", file=sys.stderr)
         await measure_cold_starts(fake, [*servers, late], args.starts)
@@ -296,7 +316,7 @@ def summarize(
     summary: dict[str, Any] = {}
     for server in servers:
         summary[server.name] = {
-            "command": " ".join([server.params.command, *server.params.args]),
+            "command": _command(server),
             "cold_start_s": {"median": statistics.median(server.cold_starts), "samples": server.cold_starts},
             "call_ms": ms(server.calls),
             "overhead_ms": ms(server.calls)["median"] - raw["median"],
@@ -305,12 +325,17 @@ def summarize(
             **server.numbers,
         }
     summary[late.name] = {
-        "command": " ".join([late.params.command, *late.params.args]),
+        "command": _command(late),
         "cold_start_s": {"median": statistics.median(late.cold_starts), "samples": late.cold_starts},
         "key_record_delay_s": RECORD_DELAY,
     }
     settings = {"calls": args.calls, "starts": args.starts, "concurrent": args.concurrent, "delay_s": args.delay}
     return {"settings": settings | {"concurrent_rounds": CONCURRENT_ROUNDS}, "raw_ms": raw, "servers": summary}
+
+
+def _command(server: Contender) -> str:
+    path = (server.params.env or {}).get("PYTHONPATH")
+    return " ".join([*([f"PYTHONPATH={path}"] if path else []), server.params.command, *server.params.args])
 
 
 def machine() -> dict[str, Any]:

@@ -150,17 +150,30 @@ def attempt(request: ApiRequest, resend: int, server: Mapping[str, Any]) -> Iter
             _request_duration.record(time.perf_counter() - started, attributes)
 
 
-def configure() -> None:
+def exporters(environ: Mapping[str, str]) -> dict[str, list[str]] | None:
+    """The exporters to name to the SDK's configurator when the OTEL_* variables ask for telemetry, else None.
+
+    The configurator adds the exporters that OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER name; a signal whose
+    variable is unset gets OTLP over http/protobuf, as OpenTelemetry's own defaults say."""
+    if not any(environ.get(name) for name in ASKED_BY) or environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return None
+    return {
+        "trace_exporter_names": [] if environ.get("OTEL_TRACES_EXPORTER") else [DEFAULT_EXPORTER],
+        "metric_exporter_names": [] if environ.get("OTEL_METRICS_EXPORTER") else [DEFAULT_EXPORTER],
+    }
+
+
+def configure(environ: Mapping[str, str] = os.environ) -> None:
     """Set up the OpenTelemetry SDK from the OTEL_* variables, when they ask for it and no one has set it up yet.
 
-    The SDK's own configurator reads them (as `opentelemetry-instrument` does); it is imported only here, so a server
-    without the variables starts without it. A set-up that fails (say, an exporter that is not installed) is logged,
-    and the server serves without telemetry.
+    The SDK's own configurator reads them, as `opentelemetry-instrument` does: its class is private, and is the one
+    that distros (opentelemetry-distro among them) subclass, as its docstring asks; the `otel` extra pins the SDK
+    below 2, and a test exports to a collector through it. It is imported only here, so a server without the
+    variables starts without the SDK. A set-up that fails (say, an exporter that is not installed) is logged, and
+    the server serves without telemetry.
     """
-    environ = os.environ
-    if not any(environ.get(name) for name in ASKED_BY) or environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
-        return
-    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+    asked = exporters(environ)
+    if asked is None or not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return
     try:
         from opentelemetry.sdk._configuration import _OTelSDKConfigurator
@@ -170,10 +183,11 @@ def configure() -> None:
             "'posthog-integrations-mcp[otel]'); serving without telemetry."
         )
         return
+
+    class Configurator(_OTelSDKConfigurator):
+        """Ours, as a distro's."""
+
     try:
-        _OTelSDKConfigurator().configure(  # type: ignore[no-untyped-call]
-            trace_exporter_names=[] if environ.get("OTEL_TRACES_EXPORTER") else [DEFAULT_EXPORTER],
-            metric_exporter_names=[] if environ.get("OTEL_METRICS_EXPORTER") else [DEFAULT_EXPORTER],
-        )
+        Configurator().configure(**asked)  # type: ignore[no-untyped-call]
     except Exception as failure:
         logger.warning("OpenTelemetry could not be set up from the OTEL_* variables (%s); serving without it.", failure)

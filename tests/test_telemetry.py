@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
 import json
 import os
 import subprocess
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from opentelemetry import metrics, trace
@@ -25,6 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import server
+from bench import untraced_telemetry
+from server import telemetry
 from server.options import Options
 from tests.conftest import FakeClock, connected
 from tests.fake_posthog import (
@@ -45,6 +51,7 @@ SECRET = "sk-ant-api03-only-in-the-environment"
 QUERY_VALUE = 4141
 ITEM = "/api/projects/{project_id}/integrations/{id}/"
 LIST = "/api/projects/{project_id}/integrations/"
+VALIDATION_ERROR = {"type": "validation_error", "code": "invalid_input", "detail": "Bad request.", "attr": None}
 SERVER_ERROR = {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None}
 
 
@@ -203,13 +210,16 @@ async def test_a_retried_read_is_one_client_span_per_attempt_and_counted_per_sta
 
 
 @pytest.mark.parametrize(
-    ("tool", "arguments", "outcome", "request_status"),
+    ("tool", "arguments", "answer", "outcome", "request_status"),
     [
-        ("integrations-get", {"id": 999_999}, "4xx", 404),
-        ("integrations-delete", {"id": 999_999}, "4xx", 404),
-        ("integrations-get", {"id": "not a number"}, "tool_error", None),
-        ("integrations-list", {"limit": 0}, "tool_error", None),
-        ("integrations-create", {"kind": "slack", "config": {}}, "tool_error", None),
+        ("integrations-get", {"id": 999_999}, None, "4xx", 404),
+        ("integrations-delete", {"id": 999_999}, None, "4xx", 404),
+        ("integrations-delete", {"id": SLACK_INTEGRATION_ID}, 400, "4xx", 400),
+        ("integrations-delete", {"id": SLACK_INTEGRATION_ID}, 500, "5xx", 500),
+        ("integrations-delete", {"id": SLACK_INTEGRATION_ID}, 503, "5xx", 503),
+        ("integrations-get", {"id": "not a number"}, None, "tool_error", None),
+        ("integrations-list", {"limit": 0}, None, "tool_error", None),
+        ("integrations-create", {"kind": "slack", "config": {}}, None, "tool_error", None),
     ],
 )
 async def test_a_failed_call_is_an_error_span_with_the_message_the_model_got(
@@ -218,9 +228,13 @@ async def test_a_failed_call_is_an_error_span_with_the_message_the_model_got(
     transport: str,
     tool: str,
     arguments: dict[str, Any],
+    answer: int | None,
     outcome: str,
     request_status: int | None,
 ) -> None:
+    """`answer`: the status PostHog answers with instead of its own (a write is never retried)."""
+    if answer is not None:
+        fake.fail_next(answer, json=SERVER_ERROR if answer >= 500 else VALIDATION_ERROR)
     options = Options(scope_check=False, confirm="never")
     async with connected(fake, mode=transport, options=options) as client:
         result = await client.call_tool(tool, arguments)
@@ -340,3 +354,131 @@ def test_without_the_otel_variables_the_sdk_is_not_imported() -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
     printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert printed == "[]\n"
+
+
+def test_the_benchmarks_untraced_stand_in_offers_what_the_server_takes_from_telemetry() -> None:
+    """bench/untraced_telemetry.py replaces server/telemetry.py in the benchmark's "untraced" contender: a name or a
+    parameter the server uses and the stand-in lacks would fail that contender in a benchmark run, not here."""
+    imported = {
+        alias.name
+        for path in Path(server.__file__).parent.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module == "server.telemetry"
+        for alias in node.names
+    }
+    assert imported == {"configure", "tool_call", "Attempt", "attempt", "server_of"}
+    for name in imported - {"Attempt"}:
+        assert inspect.signature(getattr(untraced_telemetry, name)) == inspect.signature(getattr(telemetry, name))
+    for cls, method in [("Attempt", "answered"), ("ToolCall", "failed")]:
+        real, stand_in = getattr(getattr(telemetry, cls), method), getattr(getattr(untraced_telemetry, cls), method)
+        assert inspect.signature(stand_in) == inspect.signature(real), f"{cls}.{method}"
+    assert {"name", "outcome"} <= set(inspect.signature(untraced_telemetry.ToolCall).parameters)
+
+
+ENDPOINT = "http://collector.internal:4318"
+BOTH = {"trace_exporter_names": ["otlp_proto_http"], "metric_exporter_names": ["otlp_proto_http"]}
+
+
+@pytest.mark.parametrize(
+    ("environ", "exporters"),
+    [
+        ({}, None),
+        ({"OTEL_SERVICE_NAME": "posthog-mcp", "OTEL_RESOURCE_ATTRIBUTES": "team=growth"}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT}, BOTH),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{ENDPOINT}/v1/traces"}, BOTH),
+        ({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": f"{ENDPOINT}/v1/metrics"}, BOTH),
+        ({"OTEL_TRACES_EXPORTER": "console"}, {**BOTH, "trace_exporter_names": []}),
+        ({"OTEL_METRICS_EXPORTER": "none"}, {**BOTH, "metric_exporter_names": []}),
+        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp"}, {k: [] for k in BOTH}),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT, "OTEL_SDK_DISABLED": "true"}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT, "OTEL_SDK_DISABLED": "TRUE"}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT, "OTEL_SDK_DISABLED": "false"}, BOTH),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT, "OTEL_SDK_DISABLED": ""}, BOTH),
+    ],
+)
+def test_the_standard_variables_decide_whether_and_where_telemetry_is_exported(
+    environ: dict[str, str], exporters: dict[str, list[str]] | None
+) -> None:
+    assert telemetry.exporters(environ) == exporters
+
+
+class Configurations:
+    """Stands in for the SDK's configurator, which sets the process's providers (once a process): what it was asked."""
+
+    asked: ClassVar[list[dict[str, Any]]] = []
+    failure: ClassVar[Exception | None] = None
+
+    def configure(self, **asked: Any) -> None:
+        Configurations.asked.append(asked)
+        if Configurations.failure is not None:
+            raise Configurations.failure
+
+
+@pytest.fixture
+def configurations(monkeypatch: pytest.MonkeyPatch) -> type[Configurations]:
+    import opentelemetry.sdk._configuration as configuration
+
+    monkeypatch.setattr(configuration, "_OTelSDKConfigurator", Configurations)
+    monkeypatch.setattr(Configurations, "asked", [])
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    return Configurations
+
+
+def test_asked_for_telemetry_the_server_has_the_sdk_set_it_up_once_with_otlp_by_default(
+    configurations: type[Configurations], caplog: pytest.LogCaptureFixture
+) -> None:
+    telemetry.configure({})
+    telemetry.configure({"OTEL_SERVICE_NAME": "posthog-mcp"})
+    assert configurations.asked == []
+    telemetry.configure({"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT, "OTEL_METRICS_EXPORTER": "console"})
+    assert configurations.asked == [{**BOTH, "metric_exporter_names": []}]
+    assert caplog.records == []
+
+
+def test_a_process_whose_providers_are_set_already_keeps_them(
+    configurations: type[Configurations], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: installed().tracing)
+    telemetry.configure({"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT})
+    assert configurations.asked == []
+
+
+def test_without_the_sdk_or_with_a_set_up_that_fails_the_server_says_so_and_serves_without_telemetry(
+    configurations: type[Configurations], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    asking = {"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT}
+    monkeypatch.setattr(configurations, "failure", ValueError("no exporter named 'zipkin_json'"))
+    telemetry.configure(asking)
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk._configuration", None)
+    telemetry.configure(asking)
+    assert configurations.asked == [BOTH]
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        (
+            "WARNING",
+            "OpenTelemetry could not be set up from the OTEL_* variables (no exporter named 'zipkin_json'); "
+            "serving without it.",
+        ),
+        (
+            "WARNING",
+            "OTEL_* variables ask for telemetry, but the OpenTelemetry SDK is not installed (pip install "
+            "'posthog-integrations-mcp[otel]'); serving without telemetry.",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("host", "address", "port"),
+    [
+        ("https://us.posthog.com", "us.posthog.com", 443),
+        ("https://eu.posthog.com", "eu.posthog.com", 443),
+        ("https://posthog.example.com:8443", "posthog.example.com", 8443),
+        ("http://localhost", "localhost", 80),
+        ("http://127.0.0.1:8010", "127.0.0.1", 8010),
+        ("HTTP://PostHog.Internal", "posthog.internal", 80),
+        ("http://[::1]", "::1", 80),
+        ("https://[2001:db8::1]:8000", "2001:db8::1", 8000),
+    ],
+)
+def test_every_request_span_names_the_posthog_server_and_port_it_went_to(host: str, address: str, port: int) -> None:
+    assert telemetry.server_of(host) == {"server.address": address, "server.port": port}
