@@ -14,8 +14,18 @@ if TYPE_CHECKING:
 def main() -> None:
     """Start-up runs with the cyclic garbage collector off, so it is turned off before anything else is imported:
     stdio's `serve` turns it back on once the SDK is imported (see `server.stdio.load_sdk`), the other commands at
-    once."""
+    once. Ctrl-C before serving watches for it (during the imports, say) ends the process as a stop does, with 130
+    and no traceback."""
     gc.disable()
+    try:
+        status = start()
+    except KeyboardInterrupt:
+        status = 130
+    sys.exit(status)
+
+
+def start() -> int:
+    """The command the options name, run to its end: its exit status."""
     import logging
     import os
 
@@ -35,16 +45,12 @@ def main() -> None:
         gc.enable()
         from server.doctor import doctor  # only this command needs it: serving starts without the import
 
-        sys.exit(anyio.run(doctor, settings, options))
+        return anyio.run(doctor, settings, options)
     if options.transport == "http":
         gc.enable()
         serve_http(settings, options)
-        return
-    try:
-        status = anyio.run(serve, settings, options)
-    except KeyboardInterrupt:  # Ctrl-C in the moment before `serve` watches for it
-        status = 130
-    sys.exit(status)
+        return 0
+    return anyio.run(serve, settings, options)
 
 
 def serve_http(settings: Settings, options: Options) -> None:
