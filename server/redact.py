@@ -24,6 +24,7 @@ stay, so a model still sees that a secret is set or empty. Under any other name,
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -43,6 +44,8 @@ _SECRET_NAME = re.compile(
     f"(?:^(?:{'|'.join(_WHOLE_NAMES)})|(?:{'|'.join(_ENDINGS)}))s?(?:{'|'.join(_FORMATS)})?[0-9]*$"
 )
 _DESCRIBING_FIRST_WORDS = frozenset({"has"})
+_JSON_WHITESPACE = " \t\n\r"
+"""What JSON allows before a value (RFC 8259), and all that `json.loads` skips."""
 _URL_PASSWORD = re.compile(r"(://[^\s/?#:]*:)[^\s/?#]+(?=@)")
 """scheme://user:password@host, found by its `://` whatever the scheme: the user runs to the first colon (Azure's
 `admin@server` included), the password to the last @ before the path or a space."""
@@ -60,9 +63,14 @@ def _is_secret(name: str) -> bool:
     return _SECRET_NAME.search("".join(words)) is not None
 
 
+_is_secret_name = functools.lru_cache(maxsize=4096)(_is_secret)
+"""`_is_secret`, remembered per process: a page repeats the same few names in every row. (Wrapped here rather than
+decorated, because mutmut leaves decorated functions alone.)"""
+
+
 def _redacted(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: _hidden(item) if _is_secret(key) else _redacted(item) for key, item in value.items()}
+        return {key: _hidden(item) if _is_secret_name(key) else _redacted(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_redacted(item) for item in value]
     if isinstance(value, str):
@@ -80,13 +88,17 @@ def _hidden(value: Any) -> Any:
 
 
 def _redacted_text(text: str) -> str:
-    """JSON in a string is cleaned like any other; JSON nested too deep to look inside is replaced whole."""
-    try:
-        parsed = json.loads(text)
-        if isinstance(parsed, dict):
-            return json.dumps(clean(parsed), ensure_ascii=False, separators=(",", ":"))
-    except RecursionError:
-        return REDACTED
-    except ValueError:
-        pass
-    return _URL_PASSWORD.sub(r"\1" + REDACTED, text)
+    """JSON in a string is cleaned like any other; JSON nested too deep to look inside is replaced whole.
+
+    Only text that opens with a bracket is parsed, and only text with a `://` is searched for a URL: most strings
+    are neither, and parses that failed took most of the time that cleaning a page took."""
+    if text.lstrip(_JSON_WHITESPACE).startswith(("{", "[")):
+        try:
+            parsed = json.loads(text)
+            if isinstance(parsed, dict):
+                return json.dumps(clean(parsed), ensure_ascii=False, separators=(",", ":"))
+        except RecursionError:
+            return REDACTED
+        except ValueError:
+            pass
+    return _URL_PASSWORD.sub(r"\1" + REDACTED, text) if "://" in text else text

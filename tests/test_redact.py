@@ -201,6 +201,16 @@ CASES = [
         {"parsed": REDACTED, "unparsed": REDACTED},
     ),
     row(
+        "a JSON list nested too deep to look inside is replaced whole too",
+        {"parsed": "[" * 5000 + "]" * 5000, "spaced": " \n" + "[" * 5000 + "]" * 5000},
+        {"parsed": REDACTED, "spaced": REDACTED},
+    ),
+    row(
+        "JSON after the whitespace JSON allows is found, each kind of it",
+        {"a": ' {"token": "t"}', "b": '\t{"token": "t"}', "c": '\n{"token": "t"}', "d": '\r\n {"token": "t"}'},
+        {name: f'{{"token":"{REDACTED}"}}' for name in "abcd"},
+    ),
+    row(
         "a string that is not a JSON object stays as it is",
         {"notes": ['{"unclosed": ', "[1, 2]", "true", "42", " plain "]},
         {"notes": ['{"unclosed": ', "[1, 2]", "true", "42", " plain "]},
