@@ -132,13 +132,13 @@ def targets(
         ),
         target("peak RSS ≤ floor + 10 MB", ours["peak_rss_mb"] - floor["peak_rss_mb"], 10, " MB over the floor"),
         target(
-            f"telemetry without the extra: cold start ≤ {SAME}x untraced",
+            f"telemetry without the extra: cold start ≤ {SAME:.2f}x untraced",
             ratio(ours["cold_start_s"]["median"], untraced["cold_start_s"]["median"]),
             SAME,
             "x",
         ),
         target(
-            f"telemetry without the extra: per-call overhead ≤ {SAME}x untraced",
+            f"telemetry without the extra: per-call overhead ≤ {SAME:.2f}x untraced",
             ratio(ours["overhead_ms"], untraced["overhead_ms"]),
             SAME,
             "x",
