@@ -354,6 +354,27 @@ async def test_configuration_problem_is_reported_on_every_call_without_a_request
     assert fake.requests == []
 
 
+async def test_every_configuration_problem_is_reported_in_one_call_each_whole(fake: FakePostHog, mode: str) -> None:
+    """One call tells the user everything to fix, rather than one problem a restart."""
+    env = {
+        "POSTHOG_PERSONAL_API_KEY": "",
+        "POSTHOG_HOST": "http://posthog.example.com",
+        "POSTHOG_PROJECT_ID": "abc",
+        "POSTHOG_MCP_TIMEOUT": "soon",
+    }
+    async with connected(fake, env, mode) as client:
+        message = await failure(client, "integrations-list", {})
+    problems = Settings.from_env(env).problems
+    assert [problem.split(" ", 1)[0] for problem in problems] == [
+        "POSTHOG_HOST",
+        "No",
+        "POSTHOG_PROJECT_ID",
+        "POSTHOG_MCP_TIMEOUT",
+    ]
+    assert message == "This server is not set up to reach PostHog, so nothing was sent: " + " ".join(problems)
+    assert fake.requests == []
+
+
 # Bad arguments: each bad field named, nothing sent.
 
 
