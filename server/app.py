@@ -19,7 +19,7 @@ from server.caller import Caller, process_caller
 from server.calls import error, execute, prepare
 from server.config import Settings
 from server.confirm import confirm
-from server.credentials import Keys
+from server.credentials import Keys, Questions
 from server.options import Options
 from server.posthog import PostHog
 from server.retries import RetryPolicy
@@ -70,16 +70,15 @@ def build_server(
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
     caller_of: CallerOf | None = None,
-    keys: Keys | None = None,
+    questions: Questions | None = None,
     state: State | None = None,
-    posthog: PostHog | None = None,
 ) -> Server[State]:
     """The server; `transport` replaces the network and `retry` the clock in tests, as httpx intends.
 
-    Without `caller_of`, every request acts for the process's own key (stdio). `keys` is what the process remembers
-    of credentials (see `Keys`): for stdio by default; `build_http_app` gives its own, which its gate reads too.
-    `state` is one the stdio entry point opened before importing the SDK (see `open_state`); otherwise the server
-    opens its own, with `posthog` when given (`build_http_app` shares it with the gate in front of MCP).
+    Without `caller_of`, every request acts for the process's own key (stdio). `questions` holds the PostHog client
+    and what the process remembers of credentials (see `Keys`): for stdio by default; `build_http_app` gives its
+    own, which its gate shares. `state` is one the stdio entry point opened before importing the SDK (see
+    `open_state`); otherwise the server opens its own.
 
     Over stdio, 2026-07-28 clients may listen for tool list changes (subscriptions/listen), which makes the SDK
     advertise `tools.listChanged` to them. Over HTTP there is nothing to listen to, so that era sees
@@ -88,7 +87,9 @@ def build_server(
     list is news to whoever next lists tools with that key, not to the listeners of any other.
     """
     configure_telemetry()
-    keys = keys or Keys(stdio=caller_of is None)
+    questions = questions or Questions(
+        PostHog(settings, retry or RetryPolicy(), transport), Keys(stdio=caller_of is None)
+    )
     options = options or Options()
     tools = {spec.name: mcp_tool(spec) for spec in TOOLS}
     process = process_caller(settings)
@@ -99,11 +100,10 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: Server[State]) -> AsyncIterator[State]:
-        client = posthog or PostHog(settings, retry or RetryPolicy(), transport)
         opening = (
             nullcontext(state)  # opened, and closed, by the stdio entry point
             if state is not None
-            else open_state(settings, options, keys, client, stateless=caller_of is not None)
+            else open_state(settings, options, questions, stateless=caller_of is not None)
         )
         async with opening as opened:
             opened.listeners = listeners

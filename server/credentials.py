@@ -2,8 +2,9 @@
 
 - A personal API key (`phx_…`) is asked about through its own record, only to hide the tools it cannot use: any
   answer, or none, lets its calls go on, and PostHog judges each call.
-- An OAuth access token (`pha_…`) is asked about by self-introspection before its request reaches MCP (`Tokens`):
-  PostHog's answer decides whether it is let in at all, and its scopes and projects shape the tools as a key's do.
+- An OAuth access token (`pha_…`) is asked about by self-introspection before its request reaches MCP (the gate's
+  `Questions.check`): PostHog's answer decides whether it is let in at all, and its scopes and projects shape the
+  tools as a key's do.
 """
 
 from __future__ import annotations
@@ -149,27 +150,43 @@ def _seconds_left(answer: dict[str, Any]) -> float:
     return math.inf
 
 
-class Tokens:
-    """The gate's check of OAuth access tokens: PostHog is asked about a token at most once per entry lifetime,
-    however many requests bring it at the same time."""
+class Questions:
+    """The process's questions to PostHog about credentials, at most one on its way per credential, each answer kept
+    in `keys`. One object serves the gate (access tokens, before MCP sees them) and the calls (a key's scopes, and a
+    credential PostHog has just contradicted), so however many requests bring a credential at once, and whichever
+    of them wants to know, PostHog is asked once.
+    """
 
     def __init__(self, posthog: PostHog, keys: Keys) -> None:
         self.posthog = posthog
         self.keys = keys
         self._asking: dict[str, anyio.Event] = {}
 
+    def start(self, key: SecretStr) -> tuple[anyio.Event, bool]:
+        """The event set once PostHog's answer about the credential is in, and whether the caller is the one to ask
+        (`put`): true unless a question is already on its way."""
+        hashed = digest(key)
+        if (asked := self._asking.get(hashed)) is not None:
+            return asked, False
+        self._asking[hashed] = asked = anyio.Event()
+        return asked, True
+
+    async def put(self, key: SecretStr) -> None:
+        """Ask PostHog about the credential, for the caller `start` chose, and remember the answer. Raises
+        `Unavailable` as `ask` does; the memory is left as it was then."""
+        try:
+            self.keys.remember(key, await ask(self.posthog, key))
+        finally:
+            self._asking.pop(digest(key)).set()
+
     async def check(self, token: SecretStr) -> Learned:
-        """What PostHog says of a token the memory does not hold; raises `Unavailable` when it cannot say."""
-        hashed = digest(token)
-        if (asked := self._asking.get(hashed)) is None:
-            self._asking[hashed] = asked = anyio.Event()
-            try:
-                self.keys.remember(token, await ask(self.posthog, token))
-            finally:
-                del self._asking[hashed]
-                asked.set()
+        """The gate's: what PostHog says of a token the memory does not hold; raises `Unavailable` when it cannot
+        say."""
+        answered, mine = self.start(token)
+        if mine:
+            await self.put(token)
         else:
-            await asked.wait()
+            await answered.wait()
         if (known := self.keys.get(token)) is None:
             raise Unavailable("PostHog could not say whether the access token is valid.")
         return known

@@ -29,7 +29,7 @@ from server.access import offered_scopes
 from server.app import build_server
 from server.caller import Caller, is_access_token, process_caller
 from server.config import Settings, is_loopback
-from server.credentials import OUTAGE_WAIT, Keys, Tokens, Unavailable, digest
+from server.credentials import OUTAGE_WAIT, Keys, Questions, Unavailable, digest
 from server.errors import KEYS_PAGE
 from server.logs import configure_logging
 from server.oauth import Resource
@@ -105,9 +105,8 @@ def build_http_app(
             read_headers(ctx.request.headers.raw if isinstance(ctx.request, Request) else []), settings, options
         )
 
-    keys = Keys(stdio=False, now=clock)
-    posthog = PostHog(settings, retry or RetryPolicy(), transport)
-    server = build_server(settings, options, caller_of=caller_of, keys=keys, posthog=posthog)
+    questions = Questions(PostHog(settings, retry or RetryPolicy(), transport), Keys(stdio=False, now=clock))
+    server = build_server(settings, options, caller_of=caller_of, questions=questions)
     resource = Resource(options.origin, options.authorization_server or settings.host, tuple(offered_scopes(options)))
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -126,7 +125,7 @@ def build_http_app(
     app.add_middleware(
         Gate,
         single_user=options.single_user,
-        tokens=Tokens(posthog, keys),
+        questions=questions,
         newcomers=Newcomers(clock),
         resource=resource,
         host=settings.host,
@@ -300,16 +299,15 @@ class Gate:
         self,
         app: ASGIApp,
         single_user: bool,
-        tokens: Tokens,
+        questions: Questions,
         newcomers: Newcomers,
         resource: Resource,
         host: str,
     ) -> None:
         self.app = app
         self.single_user = single_user
-        self.keys = tokens.keys
-        """The process's memory of credentials, which `Tokens` fills for access tokens and the calls for keys."""
-        self.tokens = tokens
+        self.questions = questions
+        """Shared with the calls: the gate asks about access tokens, the calls about keys, and both read `keys`."""
         self.newcomers = newcomers
         self.resource = resource
         self.host = host
@@ -352,14 +350,14 @@ class Gate:
             return self._unauthorized(message, "invalid_token", f"{kind} is not an access token or personal API key")
         key = SecretStr(token)
         oauth = is_access_token(token)
-        known = self.keys.get(key)
+        known = self.questions.keys.get(key)
         if known is None:
             client = scope.get("client")
             if (wait := self.newcomers.wait(client[0] if client else "", key)) is not None:
                 return _too_many(wait)
             if oauth:
                 try:
-                    known = await self.tokens.check(key)
+                    known = await self.questions.check(key)
                 except Unavailable as outage:
                     return _unavailable(outage)
         if known is None or not known.rejected:

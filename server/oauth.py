@@ -2,9 +2,9 @@
 authorization spec's server side), so that hosts which speak only OAuth connect by signing in to PostHog.
 
 The server issues nothing and stores no token: it names PostHog as the place to sign in, checks each access token
-with PostHog (`server.credentials.Tokens`), and sends it to PostHog's API as the caller's credential. PostHog's tokens
-name no audience, and this server's only upstream is their issuer's own API, so forwarding the token is what makes
-the call the user's own (as PostHog's and GitHub's hosted MCP servers do); the README says so to operators.
+with PostHog (`server.credentials.Questions`), and sends it to PostHog's API as the caller's credential. PostHog's
+tokens name no audience, and this server's only upstream is their issuer's own API, so forwarding the token is what
+makes the call the user's own (as PostHog's and GitHub's hosted MCP servers do); the README says so to operators.
 """
 
 from __future__ import annotations

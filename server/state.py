@@ -9,7 +9,7 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from server.access import KeyAccess, refusal
 from server.caller import Caller, is_access_token, process_caller
 from server.config import Settings
-from server.credentials import Keys, Unavailable, ask, digest
+from server.credentials import Keys, Questions, Unavailable
 from server.errors import ApiError, PermissionDenied, PostHogError
 from server.options import Options
 from server.posthog import PostHog
@@ -36,20 +36,26 @@ logger = logging.getLogger(__name__)
 class State:
     settings: Settings
     options: Options
-    posthog: PostHog
+    questions: Questions
+    """How PostHog is asked about credentials, what it said (`keys`), and the client the calls send through."""
     background: anyio.abc.TaskGroup
     """Where a question to PostHog can outlive the request that asked it."""
     started: float
-    keys: Keys
     stateless: bool = False
     """Over HTTP no request can reach the client during a call: a 2025-11-25 client cannot be asked anything."""
-    asking: dict[str, anyio.Event] = field(default_factory=dict)
-    """Keys (by hash) whose record PostHog is being asked for."""
     lister: ServerSession | None = None
     """Over stdio, the session of the latest tools/list (the SDK makes one per request): through it a 2025-11-25
     client is told whenever what PostHog says of the key changes the list. None until the client lists tools."""
     listeners: SubscriptionBus | None = None
     """Over stdio, where 2026-07-28 clients that listen for tool list changes (subscriptions/listen) hear of them."""
+
+    @property
+    def posthog(self) -> PostHog:
+        return self.questions.posthog
+
+    @property
+    def keys(self) -> Keys:
+        return self.questions.keys
 
     def access(self, caller: Caller) -> KeyAccess | None:
         """What the caller's key may do, if PostHog said so; None (unknown) offers every tool allowed."""
@@ -66,9 +72,9 @@ class State:
         key = caller.key
         if key is None or caller.problems or not self.options.scope_check or self.keys.get(key) is not None:
             return
-        self._ask_soon(key)
+        answered = self._ask_soon(key)
         with anyio.move_on_after(until - anyio.current_time()):
-            await self.asking[digest(key)].wait()
+            await answered.wait()
 
     def heard(self, key: SecretStr | None, failure: PostHogError) -> None:
         """A call's failure that contradicts what is remembered of its credential: ask PostHog about it again.
@@ -92,19 +98,20 @@ class State:
         if rejected_now or scope_gone:
             self._ask_soon(key)
 
-    def _ask_soon(self, key: SecretStr) -> None:
-        if (hashed := digest(key)) not in self.asking:
-            self.asking[hashed] = anyio.Event()
-            self.background.start_soon(self._ask, key, hashed)
+    def _ask_soon(self, key: SecretStr) -> anyio.Event:
+        """Ask PostHog about the credential in the background, unless a question is on its way: the event of the
+        answer."""
+        answered, mine = self.questions.start(key)
+        if mine:
+            self.background.start_soon(self._ask, key)
+        return answered
 
-    async def _ask(self, key: SecretStr, hashed: str) -> None:
+    async def _ask(self, key: SecretStr) -> None:
         before = self.keys.get(key)
         try:
-            self.keys.remember(key, await ask(self.posthog, key))
+            await self.questions.put(key)
         except Unavailable as outage:  # the old entry, if any, serves until PostHog can say
             logger.warning("%s", outage)
-        finally:
-            self.asking.pop(hashed).set()
         after = self.keys.get(key)
         if self._offered(before.access if before else None) != self._offered(after.access if after else None):
             await self._tell()
@@ -131,14 +138,13 @@ class State:
 async def open_state(
     settings: Settings,
     options: Options,
-    keys: Keys,
-    posthog: PostHog,
+    questions: Questions,
     *,
     stateless: bool,
 ) -> AsyncIterator[State]:
-    """What a server's calls share, from start to end: PostHog's client and the task group where a question to
-    PostHog can outlive its request, closed together (over HTTP the gate in front of MCP asks through the same
-    client, and only while the app runs).
+    """What a server's calls share, from start to end: PostHog's client (the one `questions` asks through) and the
+    task group where a question to PostHog can outlive its request, closed together (over HTTP the gate in front of
+    MCP asks through the same client, and only while the app runs).
 
     Not stateless (stdio): the process's key is asked about at once, and tools/list waits for the answer until
     SCOPE_WAIT after this opens. The stdio entry point opens it before it imports the SDK, so the answer is on its way
@@ -146,10 +152,10 @@ async def open_state(
     """
     try:
         async with anyio.create_task_group() as background:
-            state = State(settings, options, posthog, background, anyio.current_time(), keys, stateless)
+            state = State(settings, options, questions, background, anyio.current_time(), stateless)
             if not stateless:
                 background.start_soon(state.learn, process_caller(settings), math.inf)
             yield state
             background.cancel_scope.cancel()
     finally:
-        await posthog.aclose()
+        await questions.posthog.aclose()

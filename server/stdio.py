@@ -19,7 +19,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from server.config import Settings
-from server.credentials import Keys
+from server.credentials import Keys, Questions
 from server.options import Options
 from server.posthog import PostHog
 from server.retries import RetryPolicy
@@ -52,7 +52,7 @@ async def serve(settings: Settings, options: Options) -> int:
         watching.start_soon(stop.watch)
         with stop.scope:
             async with open_state(
-                settings, options, Keys(stdio=True), PostHog(settings, RetryPolicy(), None), stateless=False
+                settings, options, Questions(PostHog(settings, RetryPolicy(), None), Keys(stdio=True)), stateless=False
             ) as state:
                 await load_sdk()
                 from mcp.server.lowlevel.server import NotificationOptions

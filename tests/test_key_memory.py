@@ -23,9 +23,10 @@ from starlette.responses import Response
 import server.app
 from server.app import build_server
 from server.config import Settings
-from server.credentials import Keys
+from server.credentials import Keys, Questions
 from server.http import Newcomers, build_http_app
 from server.options import Options
+from server.posthog import PostHog
 from tests.conftest import FakeClock
 from tests.fake_posthog import (
     FULL_KEY,
@@ -68,9 +69,8 @@ async def over_stdio(
 ) -> AsyncIterator[Client]:
     """The server as stdio runs it, in process: the process's key, its scopes checked, its memory on `clock`."""
     settings = Settings.from_env({"POSTHOG_PERSONAL_API_KEY": key})
-    keys = Keys(stdio=True, now=clock.now)
-    transport = httpx.ASGITransport(app=fake.app)
-    server = build_server(settings, options or Options(), transport, clock.policy(), keys=keys)
+    posthog = PostHog(settings, clock.policy(), httpx.ASGITransport(app=fake.app))
+    server = build_server(settings, options or Options(), questions=Questions(posthog, Keys(stdio=True, now=clock.now)))
     async with Client(server, mode=mode, **client) as connection:
         yield connection
 

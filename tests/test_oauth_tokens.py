@@ -347,6 +347,44 @@ async def test_a_token_revoked_within_the_minute_fails_its_call_then_is_refused_
     assert refused.headers["WWW-Authenticate"] == EXPIRED
 
 
+async def test_the_door_and_the_calls_ask_posthog_about_a_token_once_between_them(
+    fake: FakePostHog, clock: FakeClock
+) -> None:
+    """A call's 401 has the token asked about again in the background. A request that reaches the door meanwhile,
+    the minute having passed, waits for that question's answer instead of asking its own, and hears it."""
+    token = fake.mint_token(READS)
+    arrived, release = anyio.Event(), anyio.Event()
+
+    async def hold_the_second(request: Recorded) -> Response | None:
+        if request.path == INTROSPECTION and len(introspections(fake)) == 2:
+            arrived.set()
+            await release.wait()
+        return None
+
+    async with remote(fake, clock) as url:
+        async with caller(url, token) as client:
+            await client.list_tools(cache_mode="bypass")
+            fake.revoke(token)
+            fake.intercept = hold_the_second
+            result = await client.call_tool("integrations-list", {})
+        refused: list[httpx.Response] = []
+
+        async def knock() -> None:
+            refused.append(await post(url, token))
+
+        with anyio.fail_after(10):
+            await arrived.wait()
+            clock.time = 61.0
+            async with anyio.create_task_group() as door:
+                door.start_soon(knock)
+                await anyio.sleep(0.3)
+                asked_meanwhile = len(introspections(fake))
+                release.set()
+    assert result.is_error is True
+    assert asked_meanwhile == len(introspections(fake)) == 2
+    assert [(response.status_code, response.headers["WWW-Authenticate"]) for response in refused] == [(401, EXPIRED)]
+
+
 @pytest.mark.parametrize(
     ("arguments", "sent", "refusal"),
     [
