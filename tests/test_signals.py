@@ -172,20 +172,15 @@ async def test_the_http_server_still_ends_on_a_signal_as_uvicorn_makes_it(stop: 
 
 
 @pytest.mark.parametrize("after", [0.05, 0.1, 0.2, 0.3, 0.5])
-def test_ctrl_c_while_the_server_starts_ends_it_with_130_and_no_traceback(after: float) -> None:
+async def test_ctrl_c_while_the_server_starts_ends_it_with_130_and_no_traceback(after: float) -> None:
     """Ctrl-C `after` seconds from spawn: during start-up's imports (the first ~0.3 s, before serving watches for
     signals) or just after. Sent that early, the signal may even beat the interpreter's own handler, which ends the
     process by SIGINT itself: silent too."""
-    env = {"PATH": os.environ["PATH"], "POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "http://127.0.0.1:9"}
-    with subprocess.Popen(
-        [str(SCRIPT), "--no-scope-check"],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as process:
-        time.sleep(after)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    assert (out, err.decode()) == (b"", "")
-    assert process.returncode in (130, -signal.SIGINT)
+    env = {"POSTHOG_PERSONAL_API_KEY": FULL_KEY, "POSTHOG_HOST": "http://127.0.0.1:9", "POSTHOG_MCP_SCOPE_CHECK": "0"}
+    async with spawned(env) as server:
+        await anyio.sleep(after)
+        server.process.send_signal(signal.SIGINT)
+        status = await ended(server.process)
+        rest = await server.rest()
+    assert (rest, b"".join(server.stderr).decode()) == (b"", "")
+    assert status in (130, -signal.SIGINT)
